@@ -1,0 +1,3 @@
+from molvae.cli import main
+
+main(prog_name="molvae")

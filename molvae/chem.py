@@ -1,0 +1,121 @@
+"""RDKit helpers: parse, canonicalize, validate and score molecules. No torch here.
+
+Functions that can fail on chemistry return ``X | None``. RDKit's log is silenced in one place: ``quiet_rdkit``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Sequence
+
+from rdkit import Chem, RDLogger
+from rdkit.Chem import QED, Crippen, Descriptors
+from rdkit.Chem.rdchem import Mol
+from rdkit.Contrib.SA_Score import sascorer
+
+# Penalized logP standardisation used in the JT-VAE literature (Jin et al. 2018, 250k ZINC statistics):
+# (logP - mean)/std - (SA - mean)/std - (cycle - mean)/std, with SA taken with a minus sign.
+_LOGP_MEAN, _LOGP_STD = 2.4570953396190123, 1.434324401111988
+_SA_MEAN, _SA_STD = -3.0525811293166134, 0.8335207024513095
+_CYCLE_MEAN, _CYCLE_STD = -0.0485696876403053, 0.2860212110245455
+
+PROPERTY_NAMES = ("qed", "logP", "SA", "MW", "penalized_logP")
+
+
+@contextlib.contextmanager
+def quiet_rdkit() -> Iterator[None]:
+    """Silence RDKit's parse warnings and errors inside the block."""
+    RDLogger.DisableLog("rdApp.*")
+    try:
+        yield
+    finally:
+        RDLogger.EnableLog("rdApp.*")
+
+
+def to_mol(smiles: str) -> Mol | None:
+    """The RDKit molecule of a SMILES string, or None if it does not parse or has no atom ('' is invalid)."""
+    if not isinstance(smiles, str) or not smiles.strip():
+        return None
+    with quiet_rdkit():
+        try:
+            mol = Chem.MolFromSmiles(smiles)
+        except Exception:  # RDKit raises on some pathological inputs (e.g. embedded NUL)
+            return None
+    if mol is None or mol.GetNumAtoms() == 0:
+        return None
+    return mol
+
+
+def canonical_smiles(smiles: str) -> str | None:
+    """RDKit canonical isomeric SMILES, or None for an invalid molecule."""
+    mol = to_mol(smiles)
+    return None if mol is None else Chem.MolToSmiles(mol)
+
+
+def canonicalize_many(smiles: Sequence[str]) -> list[str | None]:
+    """``canonical_smiles`` of each entry, with the log silenced once for the whole list."""
+    out: list[str | None] = []
+    with quiet_rdkit():
+        for s in smiles:
+            mol = None
+            if isinstance(s, str) and s.strip():
+                try:
+                    mol = Chem.MolFromSmiles(s)
+                except Exception:
+                    mol = None
+            out.append(Chem.MolToSmiles(mol) if mol is not None and mol.GetNumAtoms() > 0 else None)
+    return out
+
+
+def is_valid(smiles: str) -> bool:
+    """True if RDKit parses the string into a molecule with at least one atom."""
+    return to_mol(smiles) is not None
+
+
+def qed(mol: Mol) -> float:
+    return float(QED.qed(mol))
+
+
+def logp(mol: Mol) -> float:
+    """Crippen logP."""
+    return float(Crippen.MolLogP(mol))
+
+
+def sa_score(mol: Mol) -> float:
+    """Synthetic accessibility (Ertl & Schuffenhauer 2009, RDKit Contrib), 1 (easy) to 10 (hard)."""
+    return float(sascorer.calculateScore(mol))
+
+
+def mol_weight(mol: Mol) -> float:
+    return float(Descriptors.MolWt(mol))
+
+
+def long_cycle_penalty(mol: Mol) -> int:
+    """Size beyond 6 of the largest ring (0 when no ring is larger than 6)."""
+    sizes = [len(ring) for ring in mol.GetRingInfo().AtomRings()]
+    return max(0, max(sizes, default=0) - 6)
+
+
+def penalized_logp(mol: Mol, standardized: bool = True) -> float:
+    """logP - SA - long-cycle penalty; standardized with the JT-VAE 250k-ZINC statistics unless told not to."""
+    log_p, sa, cycle = logp(mol), -sa_score(mol), -long_cycle_penalty(mol)
+    if not standardized:
+        return log_p + sa + cycle
+    return (
+        (log_p - _LOGP_MEAN) / _LOGP_STD + (sa - _SA_MEAN) / _SA_STD + (cycle - _CYCLE_MEAN) / _CYCLE_STD
+    )
+
+
+def properties(smiles: str) -> dict[str, float]:
+    """QED, logP, SA, MW and penalized logP of a SMILES string; NaN for each when it is invalid."""
+    mol = to_mol(smiles)
+    if mol is None:
+        return {name: math.nan for name in PROPERTY_NAMES}
+    return {
+        "qed": qed(mol),
+        "logP": logp(mol),
+        "SA": sa_score(mol),
+        "MW": mol_weight(mol),
+        "penalized_logP": penalized_logp(mol),
+    }

@@ -1,0 +1,372 @@
+"""SMILES files -> validated canonical molecules -> cached token ids -> length-bucketed batches.
+
+Reading never drops a row silently: every rejected row (empty, invalid, too long, duplicate) is kept with its line
+number, raw value and reason, for the rejected-rows report. ``strict=True`` fails at the first bad row instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import os
+import zlib
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from molvae import chem
+from molvae.errors import DataError, TokenizeError
+from molvae.tokenizer import _TOKEN_PATTERN, PAD_ID, Vocabulary, tokenize
+
+READER_VERSION = 1
+SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".smi", ".smi.gz", ".txt", ".txt.gz")
+EMPTY_CELLS = {"", "nan", "none", "null", "na", "n/a"}
+MAX_CHARS_PER_TOKEN = 12  # rows longer than this many characters per allowed token are rejected unparsed
+PARALLEL_MIN_ROWS = 20_000
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """One row left out: 1-based line number in the file, the raw value, and why."""
+
+    line: int
+    raw: str
+    reason: str
+
+
+@dataclass
+class Corpus:
+    """The usable molecules of a file: canonical SMILES, source lines, token ids and what was rejected."""
+
+    path: Path
+    column: str  # the column read ('' for a .smi/.txt file)
+    smiles: list[str]  # canonical SMILES, in file order, duplicates removed
+    lines: np.ndarray  # (N,) 1-based source line of each molecule
+    ids: np.ndarray  # (N, L + 2) int16 <bos> tokens <eos> <pad>..., L = longest molecule
+    lengths: np.ndarray  # (N,) tokens incl. bos and eos
+    vocab: Vocabulary  # every token of the corpus
+    rejected: list[Rejected] = field(default_factory=list)
+    n_rows: int = 0  # data rows read (header excluded)
+    from_cache: bool = False
+
+    def summary(self) -> str:
+        reasons: dict[str, int] = {}
+        for r in self.rejected:
+            key = r.reason.split(" (")[0].split(":")[0]
+            reasons[key] = reasons.get(key, 0) + 1
+        detail = ", ".join(f"{n} {k}" for k, n in sorted(reasons.items())) or "none"
+        return f"{self.path}: {self.n_rows} rows, {len(self.smiles)} molecules kept, {len(self.rejected)} rejected ({detail})"
+
+
+# ---------------------------------------------------------------------------------------------------- reading
+
+
+def check_input_path(path: Path) -> None:
+    """Raise ``DataError`` unless ``path`` is an existing file with a supported suffix."""
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    if path.is_dir():
+        raise DataError(f"{path} is a directory; expected a SMILES file ({', '.join(SUFFIXES)})")
+    name = path.name.lower()
+    if not name.endswith(SUFFIXES):
+        raise DataError(f"{path}: unsupported file type; expected one of {', '.join(SUFFIXES)}")
+
+
+def _read_text(path: Path) -> str:
+    """Whole file as text: gunzipped if .gz, UTF-8 with an optional BOM; clear errors otherwise."""
+    check_input_path(path)
+    name = path.name.lower()
+    try:
+        raw = path.read_bytes()
+        if name.endswith(".gz"):
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: cannot read ({'truncated or corrupt gzip: ' if name.endswith('.gz') else ''}{exc})") from exc
+    if b"\x00" in raw[:8192]:
+        raise DataError(f"{path}: looks like a binary file (NUL bytes); expected UTF-8 text with one molecule per row")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(
+            f"{path}:{line}: byte {raw[exc.start]:#04x} is not valid UTF-8; save the file as UTF-8 text"
+        ) from exc
+
+
+def _pick_column(path: Path, header: list[str], wanted: str | None) -> int:
+    names = [h.strip() for h in header]
+    if wanted is not None:
+        if wanted.strip() in names:
+            return names.index(wanted.strip())
+        raise DataError(f"{path}: no column {wanted!r}; the columns are {names}")
+    for i, name in enumerate(names):
+        if name.lower() == "smiles":
+            return i
+    return 0
+
+
+def read_rows(path: str | Path, smiles_column: str | None = None) -> tuple[str, list[tuple[int, str]]]:
+    """The SMILES column of a file: (column name, [(1-based line, stripped raw value), ...])."""
+    path = Path(path)
+    text = _read_text(path)
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    name = path.name.lower()
+    if name.endswith((".smi", ".smi.gz", ".txt", ".txt.gz")):
+        if smiles_column is not None:
+            raise DataError(f"{path}: --smiles-column applies to .csv/.tsv files; a .smi/.txt file has SMILES first")
+        rows = [(i + 1, (line.split(maxsplit=1) or [""])[0]) for i, line in enumerate(lines)]
+        if rows and rows[0][1].lower() == "smiles":
+            rows = rows[1:]
+        return "", rows
+    if not lines:
+        raise DataError(f"{path}: the file is empty; expected a header row and one molecule per row")
+    delimiter = "\t" if ".tsv" in name else ","
+    try:
+        parsed = list(csv.reader(lines, delimiter=delimiter))
+    except csv.Error as exc:
+        raise DataError(f"{path}: not a valid CSV file ({exc})") from exc
+    header = parsed[0]
+    col = _pick_column(path, header, smiles_column)
+    column = header[col].strip() if header else ""
+    start = 1
+    if len(header) == 1 and smiles_column is None and column.lower() != "smiles" and chem.is_valid(column):
+        column, start = "", 0  # a one-column file without a header: its first row is a molecule
+    rows = [(i + 1, (r[col] if col < len(r) else "").strip()) for i, r in enumerate(parsed) if i >= start]
+    return column, rows
+
+
+def _canonicalize(raws: list[str]) -> list[str | None]:
+    if len(raws) < PARALLEL_MIN_ROWS or (os.cpu_count() or 1) < 2:
+        return chem.canonicalize_many(raws)
+    n_jobs = os.cpu_count() or 1
+    size = -(-len(raws) // (n_jobs * 4))
+    chunks = [raws[i : i + size] for i in range(0, len(raws), size)]
+    with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+        return [s for part in pool.map(chem.canonicalize_many, chunks) for s in part]
+
+
+def validate_rows(
+    rows: Sequence[tuple[int, str]], max_length: int
+) -> tuple[list[str], list[int], list[list[str]], list[Rejected]]:
+    """Canonical SMILES, lines and tokens of the usable rows, and the rejected rows (file order kept)."""
+    rejected: list[Rejected] = []
+    candidates: list[tuple[int, str]] = []
+    char_limit = MAX_CHARS_PER_TOKEN * max_length + 8
+    for line, raw in rows:
+        if raw.lower() in EMPTY_CELLS:
+            rejected.append(Rejected(line, raw, "empty"))
+        elif len(raw) > char_limit:
+            rejected.append(Rejected(line, raw[:200], f"too long ({len(raw)} characters; max_length = {max_length} tokens)"))
+        else:
+            candidates.append((line, raw))
+    canonical = _canonicalize([raw for _, raw in candidates])
+    smiles, lines, tokens = [], [], []
+    first_line: dict[str, int] = {}
+    for (line, raw), can in zip(candidates, canonical):
+        if can is None:
+            rejected.append(Rejected(line, raw, "invalid SMILES"))
+            continue
+        if can in first_line:
+            rejected.append(Rejected(line, raw, f"duplicate (of line {first_line[can]})"))
+            continue
+        try:
+            toks = tokenize(can)
+        except TokenizeError as exc:
+            rejected.append(Rejected(line, raw, f"cannot tokenize: {exc}"))
+            continue
+        if len(toks) > max_length:
+            rejected.append(Rejected(line, raw, f"too long ({len(toks)} tokens > max_length = {max_length})"))
+            continue
+        first_line[can] = line
+        smiles.append(can)
+        lines.append(line)
+        tokens.append(toks)
+    rejected.sort(key=lambda r: r.line)
+    return smiles, lines, tokens, rejected
+
+
+def _padded_ids(tokens: list[list[str]], vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray]:
+    lengths = np.fromiter((len(t) + 2 for t in tokens), dtype=np.int64, count=len(tokens))
+    width = int(lengths.max()) if len(tokens) else 2
+    ids = np.full((len(tokens), width), PAD_ID, dtype=np.int16)
+    index = vocab.index
+    flat = np.fromiter((index[t] for toks in tokens for t in toks), dtype=np.int16)
+    rows = np.repeat(np.arange(len(tokens)), lengths - 2)
+    cols = np.arange(len(flat)) - np.repeat(np.cumsum(lengths - 2) - (lengths - 2), lengths - 2) + 1
+    ids[rows, cols] = flat
+    ids[:, 0] = vocab.bos_id
+    ids[np.arange(len(tokens)), lengths - 1] = vocab.eos_id
+    return ids, lengths
+
+
+# ---------------------------------------------------------------------------------------------------- cache
+
+
+def cache_dir() -> Path:
+    """Where token-id caches live: $MOLVAE_CACHE_DIR, else ~/.cache/molvae."""
+    return Path(os.environ.get("MOLVAE_CACHE_DIR") or Path.home() / ".cache" / "molvae")
+
+
+def _cache_key(path: Path, smiles_column: str | None, max_length: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    from rdkit import __version__ as rdkit_version
+
+    settings = json.dumps([READER_VERSION, _TOKEN_PATTERN, smiles_column, max_length, rdkit_version])
+    digest.update(settings.encode())
+    return digest.hexdigest()[:32]
+
+
+def _save_cache(target: Path, corpus: Corpus) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "column": corpus.column,
+        "n_rows": corpus.n_rows,
+        "vocab": corpus.vocab.to_dict(),
+        "rejected": [[r.line, r.raw, r.reason] for r in corpus.rejected],
+    }
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        smiles=np.frombuffer("\n".join(corpus.smiles).encode(), dtype=np.uint8),
+        lines=corpus.lines,
+        ids=corpus.ids,
+        lengths=corpus.lengths,
+        meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+    )
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(buffer.getvalue())
+    os.replace(tmp, target)
+
+
+def _load_cache(target: Path, path: Path) -> Corpus | None:
+    try:
+        with np.load(target) as arrays:
+            meta = json.loads(arrays["meta"].tobytes().decode())
+            text = arrays["smiles"].tobytes().decode()
+            return Corpus(
+                path=path,
+                column=meta["column"],
+                smiles=text.split("\n") if text else [],
+                lines=arrays["lines"],
+                ids=arrays["ids"],
+                lengths=arrays["lengths"],
+                vocab=Vocabulary.from_dict(meta["vocab"]),
+                rejected=[Rejected(*r) for r in meta["rejected"]],
+                n_rows=meta["n_rows"],
+                from_cache=True,
+            )
+    except Exception:  # a damaged or foreign cache file is rebuilt, never trusted
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------- entry point
+
+
+def load_corpus(
+    path: str | Path,
+    smiles_column: str | None = None,
+    max_length: int = 100,
+    strict: bool = False,
+    use_cache: bool = True,
+) -> Corpus:
+    """Read, validate, canonicalize and tokenize a SMILES file (cached by content hash and settings).
+
+    Raises ``DataError`` for an unreadable file, a wrong column, no usable molecule, or (``strict``) any bad row.
+    """
+    path = Path(path)
+    check_input_path(path)
+    key = _cache_key(path, smiles_column, max_length)
+    target = cache_dir() / f"{key}.npz"
+    corpus = _load_cache(target, path) if use_cache and target.exists() else None
+    if corpus is None:
+        column, rows = read_rows(path, smiles_column)
+        smiles, lines, tokens, rejected = validate_rows(rows, max_length)
+        vocab = Vocabulary.build(tokens, max_length=max_length)
+        ids, lengths = _padded_ids(tokens, vocab)
+        corpus = Corpus(path, column, smiles, np.asarray(lines, dtype=np.int64), ids, lengths, vocab, rejected,
+                        n_rows=len(rows))
+        if use_cache and smiles:
+            try:
+                _save_cache(target, corpus)
+            except OSError:
+                pass  # a read-only cache folder costs speed, not correctness
+    if strict and corpus.rejected:
+        first = corpus.rejected[0]
+        raise DataError(f"{path}:{first.line}: {first.raw[:100]!r}: {first.reason} (strict mode stops at the first bad row)")
+    if not corpus.smiles:
+        raise DataError(f"{path}: no usable molecule ({corpus.summary()})")
+    return corpus
+
+
+def write_rejected_report(rejected: Sequence[Rejected], target: str | Path) -> Path:
+    """CSV with columns line,raw,reason, written atomically."""
+    target = Path(target)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["line", "raw", "reason"])
+    writer.writerows([r.line, r.raw, r.reason] for r in rejected)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(buffer.getvalue(), encoding="utf-8")
+    os.replace(tmp, target)
+    return target
+
+
+# ---------------------------------------------------------------------------------------------------- batching
+
+
+def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic (train, validation) index arrays; each gets at least one of n >= 2 molecules."""
+    if n < 2:
+        raise DataError(f"need at least 2 molecules to hold one out for validation, got {n}")
+    n_val = min(n - 1, max(1, round(n * val_fraction)))
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def bucket_batches(
+    lengths: np.ndarray, batch_size: int, seed: int, epoch: int, rank: int = 0, world_size: int = 1
+) -> list[np.ndarray]:
+    """Batches (positions into ``lengths``) of similar length, in a shuffled order fixed by (seed, epoch).
+
+    Molecules are shuffled, cut into pools of 64 batches, sorted by length inside each pool and cut into
+    batches; the batch order is shuffled again. With ``world_size > 1`` each rank takes every world_size-th batch
+    (the list is truncated to a multiple of world_size so all ranks run the same number of steps).
+    """
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(len(lengths))
+    pool = batch_size * 64
+    batches = []
+    for start in range(0, len(order), pool):
+        chunk = order[start : start + pool]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    batches = [batches[i] for i in rng.permutation(len(batches))]
+    if world_size > 1:
+        usable = len(batches) - len(batches) % world_size
+        batches = batches[rank:usable:world_size]
+    return batches
+
+
+def collate(ids: np.ndarray, lengths: np.ndarray, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ids (B, T) int64 cut to the longest molecule of the batch, and lengths (B,) int64."""
+    width = int(lengths[rows].max())
+    return torch.from_numpy(ids[rows, :width].astype(np.int64)), torch.from_numpy(lengths[rows].astype(np.int64))
+
+
+def iter_batches(ids: np.ndarray, lengths: np.ndarray, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Batches in the given order (for evaluation), each cut to its own longest molecule."""
+    for start in range(0, len(lengths), batch_size):
+        yield collate(ids, lengths, np.arange(start, min(start + batch_size, len(lengths))))

@@ -1,0 +1,49 @@
+"""The errors molvae raises for anything a user passes in that is wrong.
+
+Every message names the bad value and what would be accepted. The CLI turns a ``MolVAEError`` into a one-line
+message and the exit code in ``exit_code`` (documented in the README); anything else is a bug.
+"""
+
+from __future__ import annotations
+
+
+class MolVAEError(Exception):
+    """Base class of molvae's own errors."""
+
+    exit_code = 1
+
+
+class ConfigError(MolVAEError, ValueError):
+    """A setting (config file key, CLI option, function argument) is out of range or unknown."""
+
+    exit_code = 2
+
+
+class DataError(MolVAEError, ValueError):
+    """An input file cannot be read, or holds no usable molecule."""
+
+    exit_code = 3
+
+
+class TokenizeError(MolVAEError, ValueError):
+    """A string holds characters no SMILES token matches."""
+
+    exit_code = 3
+
+
+class VocabularyError(MolVAEError, ValueError):
+    """A molecule holds tokens the vocabulary lacks, or is longer than the maximum length."""
+
+    exit_code = 3
+
+
+class CheckpointError(MolVAEError, ValueError):
+    """A checkpoint is missing, truncated, altered, or incompatible with this version."""
+
+    exit_code = 4
+
+
+class TrainingError(MolVAEError, RuntimeError):
+    """Training cannot go on (a non-finite loss, say); the last good checkpoint is kept."""
+
+    exit_code = 5

@@ -1,0 +1,140 @@
+"""The SMILES VAE: GRU encoder -> diagonal Gaussian -> reparameterized z -> autoregressive GRU decoder.
+
+Shapes: B batch, T length, V vocabulary, E embedding, Z latent, H hidden, L decoder layers. The model sees only
+token ids and two ints (vocabulary size, pad id): no tokenizer, no RDKit.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from molvae.config import ModelConfig
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """z = mu + exp(logvar / 2) * eps, eps ~ N(0, I); (B, Z) -> (B, Z), differentiable in mu and logvar."""
+    eps = torch.randn(mu.shape, dtype=mu.dtype, device=mu.device, generator=generator)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Closed-form KL(N(mu, sigma^2) || N(0, I)) per latent dimension, averaged over the batch: (B, Z) -> (Z,)."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(dim=0)
+
+
+def vae_loss(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    beta: float,
+    free_bits: float = 0.0,
+    pad_id: int = 0,
+) -> dict[str, torch.Tensor]:
+    """Negative ELBO with a KL weight, in nats per molecule.
+
+    - ``reconstruction``: categorical cross-entropy of logits (B, T, V) against targets (B, T), summed over each
+      molecule's real tokens (pad ignored) and averaged over the batch.
+    - ``kl``: closed-form KL to N(0, I), summed over Z and averaged over the batch (the true KL, always reported).
+    - ``loss`` = reconstruction + beta * KL', where KL' is the KL with each dimension's batch-mean KL raised to at
+      least ``free_bits`` nats (KL' = KL when free_bits = 0). So beta = 1 is the ELBO.
+    """
+    batch = targets.shape[0]
+    reconstruction = F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), ignore_index=pad_id, reduction="sum"
+    ) / batch
+    per_dim = kl_per_dim(mu.float(), logvar.float())  # (Z,)
+    kl = per_dim.sum()
+    kl_term = per_dim.clamp(min=free_bits).sum() if free_bits > 0 else kl
+    mask = targets != pad_id
+    correct = (logits.argmax(dim=-1) == targets) & mask
+    return {
+        "loss": reconstruction + beta * kl_term,
+        "reconstruction": reconstruction.detach(),
+        "kl": kl.detach(),
+        "token_accuracy": (correct.sum() / mask.sum().clamp(min=1)).detach(),
+    }
+
+
+class VAE(nn.Module):
+    """Encoder, latent Gaussian and decoder of the SMILES VAE."""
+
+    def __init__(self, config: ModelConfig, vocab_size: int, pad_id: int = 0) -> None:
+        super().__init__()
+        self.config = config
+        self.vocab_size = vocab_size
+        self.pad_id = pad_id
+        if config.embedding == "learned":
+            self.embedding = nn.Embedding(vocab_size, config.embedding_dim)
+        else:  # one-hot: the identity matrix as an embedding is the same thing computed faster
+            self.embedding = nn.Embedding(vocab_size, vocab_size)
+            with torch.no_grad():
+                self.embedding.weight.copy_(torch.eye(vocab_size))
+            self.embedding.weight.requires_grad_(config.embedding == "identity")
+        emb_dim = self.embedding.embedding_dim
+        directions = 2 if config.encoder_bidirectional else 1
+        self.encoder = nn.GRU(
+            emb_dim,
+            config.encoder_hidden,
+            num_layers=config.encoder_layers,
+            batch_first=True,
+            bidirectional=config.encoder_bidirectional,
+            dropout=config.encoder_dropout if config.encoder_layers > 1 else 0.0,
+        )
+        self.to_gaussian = nn.Linear(config.encoder_hidden * directions * config.encoder_layers, 2 * config.latent_dim)
+        self.latent_to_hidden = nn.Linear(config.latent_dim, config.decoder_hidden * config.decoder_layers)
+        self.decoder = nn.GRU(
+            emb_dim + config.latent_dim,
+            config.decoder_hidden,
+            num_layers=config.decoder_layers,
+            batch_first=True,
+            dropout=config.decoder_dropout if config.decoder_layers > 1 else 0.0,
+        )
+        self.head = nn.Linear(config.decoder_hidden, vocab_size)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    def encode(self, ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gaussian parameters of q(z | x): ids (B, T), lengths (B,) -> mu (B, Z), logvar (B, Z)."""
+        x = self.embedding(ids)  # (B, T, E)
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        _, h = self.encoder(packed)  # (layers * directions, B, H), the state at each molecule's last real token
+        h = h.transpose(0, 1).reshape(ids.shape[0], -1)  # (B, layers * directions * H)
+        mu, logvar = self.to_gaussian(h).float().chunk(2, dim=-1)
+        return mu, logvar
+
+    def initial_hidden(self, z: torch.Tensor) -> torch.Tensor:
+        """Decoder start state from z: (B, Z) -> (L, B, H)."""
+        h = self.latent_to_hidden(z).view(z.shape[0], self.config.decoder_layers, self.config.decoder_hidden)
+        return h.transpose(0, 1).contiguous()
+
+    def decode(self, z: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced logits: z (B, Z), input ids (B, T) starting with bos -> logits (B, T, V)."""
+        x = self.embedding(inputs)  # (B, T, E)
+        x = torch.cat([x, z.unsqueeze(1).expand(-1, inputs.shape[1], -1).to(x.dtype)], dim=-1)  # (B, T, E + Z)
+        out, _ = self.decoder(x, self.initial_hidden(z))  # (B, T, H)
+        return self.head(out)
+
+    def step(self, tokens: torch.Tensor, z: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One decoding step: tokens (B,), z (B, Z), h (L, B, H) -> logits (B, V), new h (L, B, H)."""
+        x = torch.cat([self.embedding(tokens), z.to(self.embedding.weight.dtype)], dim=-1).unsqueeze(1)
+        out, h = self.decoder(x, h)
+        return self.head(out.squeeze(1)), h
+
+    def forward(
+        self, ids: torch.Tensor, lengths: torch.Tensor, word_dropout: float = 0.0, sample: bool = True
+    ) -> dict[str, torch.Tensor]:
+        """Encode, sample z, decode with teacher forcing. ids (B, T) as bos..eos pad -> logits (B, T-1, V)."""
+        mu, logvar = self.encode(ids, lengths)
+        z = reparameterize(mu, logvar) if sample else mu
+        inputs = ids[:, :-1]
+        if word_dropout > 0 and self.training:
+            drop = torch.rand(inputs.shape, device=inputs.device) < word_dropout
+            drop[:, 0] = False  # keep bos
+            inputs = inputs.masked_fill(drop, self.pad_id)
+        return {"logits": self.decode(z, inputs), "targets": ids[:, 1:], "mu": mu, "logvar": logvar, "z": z}

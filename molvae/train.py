@@ -1,0 +1,320 @@
+"""``fit``: the training loop of the VAE, with validation, metrics, checkpoints and exact resume.
+
+A run folder holds ``config.toml``, ``versions.json``, ``metrics.csv``, ``rejected.csv``, ``last.safetensors``
+(with optimizer and RNG state, for ``--resume``), ``best.safetensors`` (lowest validation loss) and
+``loss_curve.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import signal
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from molvae import chem
+from molvae.checkpoint import Checkpoint, atomic_write, load_checkpoint, save_checkpoint, versions
+from molvae.config import Config, parse_duration, to_toml
+from molvae.data import Corpus, bucket_batches, collate, load_corpus, split_indices, write_rejected_report
+from molvae.device import autocast, resolve_device
+from molvae.errors import ConfigError, DataError, TrainingError
+from molvae.model import VAE, kl_per_dim, reparameterize, vae_loss
+from molvae.sampling import decode_z
+from molvae.schedules import kl_weight_at, lr_at
+from molvae.tokenizer import Vocabulary
+
+METRIC_COLUMNS = [
+    "step", "epoch", "split", "loss", "reconstruction", "kl", "beta", "lr", "token_accuracy",
+    "reconstruction_rate", "prior_validity", "active_units", "molecules_per_s", "elapsed_s",
+]
+RESUMABLE = {"epochs", "max_steps", "max_time", "device", "threads", "val_every", "log_every"}
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    epoch: int
+    best_val_loss: float
+    last_validation: dict[str, float]
+    stopped_by: str  # epochs | max_steps | max_time | interrupt
+
+
+def default_run_dir(data: Path) -> Path:
+    return Path("runs") / f"{data.name.split('.')[0]}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def resume_config(run_dir: str | Path, overrides: dict[str, Any]) -> Config:
+    """The config of a run to resume, with stopping and hardware settings (only) overridden."""
+    config = load_checkpoint(Path(run_dir) / "last.safetensors").config
+    bad = sorted(k for k, v in overrides.items() if v is not None and k not in RESUMABLE)
+    if bad:
+        raise ConfigError(f"--resume keeps the run's settings; {bad} cannot change (these can: {sorted(RESUMABLE)})")
+    return config.with_overrides(overrides)
+
+
+def remap_to_vocab(corpus: Corpus, vocab: Vocabulary) -> np.ndarray:
+    """The corpus token ids (N, T) renumbered into ``vocab``; an error names tokens that ``vocab`` lacks."""
+    missing = [t for t in corpus.vocab.tokens if t not in vocab.index]
+    if missing:
+        raise DataError(f"{corpus.path} has tokens the model's vocabulary lacks: {missing}")
+    table = np.array([vocab.index[t] for t in corpus.vocab.tokens], dtype=np.int16)
+    return table[corpus.ids]
+
+
+class MetricsLog:
+    """metrics.csv, rewritten atomically at every flush so a killed run never leaves half a row."""
+
+    def __init__(self, path: Path, after_step: int | None = None) -> None:
+        self.path = path
+        self.rows: list[dict[str, Any]] = []
+        if after_step is not None and path.exists():
+            with open(path, newline="") as handle:
+                self.rows = [r for r in csv.DictReader(handle) if int(r["step"]) <= after_step]
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.rows.append({k: row.get(k, "") for k in METRIC_COLUMNS})
+
+    def flush(self) -> None:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=METRIC_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        atomic_write(self.path, buffer.getvalue().encode())
+
+
+@torch.no_grad()
+def validate(
+    model: VAE,
+    vocab: Vocabulary,
+    ids: np.ndarray,
+    lengths: np.ndarray,
+    smiles: list[str],
+    config: Config,
+    beta: float,
+    device: torch.device,
+) -> dict[str, float]:
+    """Validation loss terms, active units, greedy reconstruction rate and prior-sample validity.
+
+    Uses its own seeded generator, so validating does not change the training run's random stream.
+    """
+    cfg = config.train
+    generator = torch.Generator(device=device).manual_seed(cfg.seed + 1)
+    model.eval()
+    totals = {"loss": 0.0, "reconstruction": 0.0, "kl": 0.0, "token_accuracy": 0.0}
+    mus = []
+    for start in range(0, len(lengths), cfg.batch_size):
+        rows = np.arange(start, min(start + cfg.batch_size, len(lengths)))
+        batch_ids, batch_lengths = (t.to(device) for t in collate(ids, lengths, rows))
+        with autocast(device, cfg.precision):
+            mu, logvar = model.encode(batch_ids, batch_lengths)
+            z = reparameterize(mu, logvar, generator)
+            logits = model.decode(z, batch_ids[:, :-1])
+        terms = vae_loss(logits, batch_ids[:, 1:], mu, logvar, beta, cfg.free_bits, vocab.pad_id)
+        for key in totals:
+            totals[key] += float(terms[key]) * len(rows)
+        mus.append(mu.float().cpu())
+    result = {k: v / len(lengths) for k, v in totals.items()}
+    mu_all = torch.cat(mus)  # (N, Z)
+    result["active_units"] = int((mu_all.var(dim=0) > 0.01).sum()) if len(mu_all) > 1 else 0
+    n_rec = min(cfg.n_val_reconstruct, len(smiles))
+    with autocast(device, cfg.precision):
+        decoded = decode_z(model, vocab, mu_all[:n_rec].to(device), greedy=True)
+        prior = decode_z(model, vocab, torch.randn(cfg.n_val_samples, model.latent_dim, generator=generator,
+                                                   device=device), generator=generator)
+    result["reconstruction_rate"] = sum(chem.canonical_smiles(d) == s for d, s in zip(decoded, smiles)) / max(1, n_rec)
+    result["prior_validity"] = sum(chem.is_valid(s) for s in prior) / len(prior)
+    model.train()
+    return result
+
+
+class _StopFlag:
+    """Ctrl-C (SIGINT) sets a flag; the loop stops after the current step and writes a checkpoint."""
+
+    def __init__(self) -> None:
+        self.stop = False
+        self.previous = None
+
+    def __enter__(self) -> _StopFlag:
+        try:
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread
+            self.previous = None
+        return self
+
+    def _handle(self, signum, frame) -> None:  # noqa: ANN001
+        if self.stop:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.stop = True
+
+    def __exit__(self, *exc) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def fit(
+    data: str | Path,
+    config: Config,
+    out: str | Path | None = None,
+    resume: str | Path | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train a VAE on a SMILES file into a run folder (new, or ``resume``'s); returns where it stopped."""
+    cfg = config.train
+    device = resolve_device(cfg.device)
+    max_time = parse_duration(cfg.max_time)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    data = Path(data)
+
+    checkpoint: Checkpoint | None = None
+    if resume is not None:
+        run_dir = Path(resume)
+        checkpoint = load_checkpoint(run_dir / "last.safetensors")
+    else:
+        run_dir = Path(out) if out is not None else default_run_dir(data)
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise ConfigError(f"run folder {run_dir} exists and is not empty; choose another --out or --resume it")
+
+    corpus = load_corpus(data, config.data.smiles_column, config.data.max_length, config.data.strict)
+    vocab = checkpoint.vocab if checkpoint else corpus.vocab
+    ids = remap_to_vocab(corpus, vocab) if checkpoint else corpus.ids
+    train_idx, val_idx = split_indices(len(corpus.smiles), config.data.val_fraction, cfg.seed)
+    train_lengths = corpus.lengths[train_idx]
+    val_ids, val_lengths = ids[val_idx], corpus.lengths[val_idx]
+    val_smiles = [corpus.smiles[i] for i in val_idx]
+
+    torch.manual_seed(cfg.seed)
+    model = VAE(config.model, len(vocab), vocab.pad_id)
+    if checkpoint:
+        model.load_state_dict(checkpoint.model_state)
+    model.to(device).train()
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
+    state: dict[str, Any] = {"step": 0, "epoch": 0, "batch": 0, "best_val_loss": math.inf, "elapsed_s": 0.0}
+    if checkpoint:
+        if checkpoint.optimizer_state is None or checkpoint.rng_state is None:
+            raise ConfigError(f"{run_dir}/last.safetensors holds no optimizer state; it cannot be resumed")
+        optimizer.load_state_dict(checkpoint.optimizer_state)
+        torch.set_rng_state(checkpoint.rng_state)
+        state.update(checkpoint.train_state)
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(run_dir / "config.toml", to_toml(config).encode())
+        atomic_write(run_dir / "versions.json", json.dumps(versions(), indent=2).encode())
+    write_rejected_report(corpus.rejected, run_dir / "rejected.csv")
+    state["data"] = {"path": str(data), "n_molecules": len(corpus.smiles), "n_train": len(train_idx),
+                     "n_val": len(val_idx)}
+
+    log = MetricsLog(run_dir / "metrics.csv", after_step=state["step"] if checkpoint else None)
+    n_per_epoch = len(bucket_batches(train_lengths, cfg.batch_size, cfg.seed, 0))
+    total = cfg.epochs * n_per_epoch
+    if cfg.max_steps:
+        total = min(total, cfg.max_steps)
+
+    def save(name: str, with_optimizer: bool) -> None:
+        save_checkpoint(run_dir / f"{name}.safetensors", model, vocab, config, state,
+                        optimizer if with_optimizer else None)
+
+    def run_validation() -> dict[str, float]:
+        beta = kl_weight_at(state["step"], cfg)
+        result = validate(model, vocab, val_ids, val_lengths, val_smiles, config, beta, device)
+        row = {**result, "step": state["step"], "epoch": state["epoch"], "split": "val", "beta": beta,
+               "elapsed_s": round(state["elapsed_s"], 2)}
+        log.add({k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()})
+        log.flush()
+        if result["loss"] < state["best_val_loss"]:
+            state["best_val_loss"] = result["loss"]
+            save("best", with_optimizer=False)
+        save("last", with_optimizer=True)
+        return result
+
+    started = time.monotonic()
+    elapsed_before = state["elapsed_s"]
+    window: dict[str, float] = {"n": 0, "molecules": 0, "t0": time.perf_counter()}
+    last_validation: dict[str, float] = {}
+    validated_at = -1
+    stopped_by = "epochs"
+    bar = tqdm(total=total, initial=state["step"], disable=not progress, desc="train", unit="step", leave=True,
+               dynamic_ncols=True)
+    with _StopFlag() as flag:
+        while state["epoch"] < cfg.epochs and stopped_by == "epochs":
+            batches = bucket_batches(train_lengths, cfg.batch_size, cfg.seed, state["epoch"])
+            while state["batch"] < len(batches):
+                rows = train_idx[batches[state["batch"]]]
+                batch_ids, batch_lengths = (t.to(device) for t in collate(ids, corpus.lengths, rows))
+                step = state["step"]
+                beta, lr = kl_weight_at(step, cfg), lr_at(step, total, cfg)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                with autocast(device, cfg.precision):
+                    out = model(batch_ids, batch_lengths, word_dropout=cfg.word_dropout)
+                terms = vae_loss(out["logits"], out["targets"], out["mu"], out["logvar"], beta, cfg.free_bits,
+                                 vocab.pad_id)
+                if not torch.isfinite(terms["loss"]):
+                    raise TrainingError(
+                        f"the loss became {float(terms['loss'])} at step {step + 1}; stopped. The last good "
+                        f"checkpoint is {run_dir / 'last.safetensors'} (try a lower lr or clip_grad)"
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                terms["loss"].backward()
+                if cfg.clip_grad > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
+                optimizer.step()
+                state["step"] += 1
+                state["batch"] += 1
+                state["elapsed_s"] = elapsed_before + time.monotonic() - started
+                for key in ("loss", "reconstruction", "kl", "token_accuracy"):
+                    window[key] = window.get(key, 0.0) + float(terms[key].detach())
+                window["n"] += 1
+                window["molecules"] += len(rows)
+                bar.update(1)
+                if state["step"] % cfg.log_every == 0:
+                    seconds = time.perf_counter() - window["t0"]
+                    row = {k: round(window[k] / window["n"], 5) for k in ("loss", "reconstruction", "kl",
+                                                                          "token_accuracy")}
+                    row.update(step=state["step"], epoch=state["epoch"], split="train", beta=round(beta, 6),
+                               lr=round(lr, 8), molecules_per_s=round(window["molecules"] / seconds, 1),
+                               elapsed_s=round(state["elapsed_s"], 2))
+                    log.add(row)
+                    log.flush()
+                    bar.set_postfix(loss=row["loss"], rec=row["reconstruction"], kl=row["kl"], beta=round(beta, 4),
+                                    acc=row["token_accuracy"])
+                    window = {"n": 0, "molecules": 0, "t0": time.perf_counter()}
+                if state["batch"] == len(batches):
+                    state["epoch"], state["batch"] = state["epoch"] + 1, 0
+                if cfg.max_steps and state["step"] >= cfg.max_steps:
+                    stopped_by = "max_steps"
+                elif max_time is not None and time.monotonic() - started >= max_time:
+                    stopped_by = "max_time"
+                elif flag.stop:
+                    stopped_by = "interrupt"
+                if state["step"] % cfg.val_every == 0 or (stopped_by != "epochs"):
+                    last_validation = run_validation()
+                    validated_at = state["step"]
+                    window["t0"] = time.perf_counter()
+                    bar.set_postfix(val_loss=round(last_validation["loss"], 3),
+                                    rec_rate=round(last_validation["reconstruction_rate"], 3),
+                                    valid=round(last_validation["prior_validity"], 3))
+                if stopped_by != "epochs" or state["batch"] == 0:
+                    break
+    bar.close()
+    if validated_at != state["step"]:
+        last_validation = run_validation()
+    try:
+        from molvae.plots import plot_loss_curve
+
+        plot_loss_curve(run_dir / "metrics.csv", run_dir / "loss_curve.png")
+    except ImportError:  # pragma: no cover - matplotlib is a dependency; a broken install costs the plot only
+        pass
+    return TrainResult(run_dir, state["step"], state["epoch"], state["best_val_loss"], last_validation, stopped_by)
