@@ -3,6 +3,7 @@ in the safetensors metadata. No pickle anywhere; written atomically; loads on CP
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -131,7 +132,12 @@ def save_checkpoint(
     if optimizer is not None:
         meta["optimizer"] = _flatten_optimizer(optimizer.state_dict(), tensors)
         tensors["rng.torch"] = torch.get_rng_state()
-    blob = save_tensors(tensors, metadata={"molvae": json.dumps(meta)})
+    text = json.dumps(meta)
+    # The tensor bytes do not depend on the metadata, so a first pass gives their checksum for the second.
+    draft = save_tensors(tensors, metadata={"molvae": text})
+    (size,) = struct.unpack("<Q", draft[:8])
+    digest = hashlib.sha256(memoryview(draft)[8 + size :]).hexdigest()
+    blob = save_tensors(tensors, metadata={"molvae": text, "sha256": digest})
     atomic_write(path, blob)
     return path
 
@@ -157,8 +163,11 @@ def _read_header(blob: bytes, path: Path) -> dict[str, Any]:
     try:
         header = json.loads(blob[8 : 8 + size])
         meta = json.loads(header["__metadata__"]["molvae"])
+        digest = header["__metadata__"]["sha256"]
     except (ValueError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{path} is not a molvae checkpoint (no molvae metadata in a safetensors header)") from exc
+    if hashlib.sha256(memoryview(blob)[8 + size :]).hexdigest() != digest:
+        raise CheckpointError(f"{path} is damaged: its tensor data does not match the checksum it was written with")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a molvae checkpoint")
     if meta.get("format_version") != FORMAT_VERSION:

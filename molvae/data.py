@@ -131,6 +131,7 @@ def read_rows(path: str | Path, smiles_column: str | None = None) -> tuple[str, 
     if not lines:
         raise DataError(f"{path}: the file is empty; expected a header row and one molecule per row")
     delimiter = "\t" if ".tsv" in name else ","
+    csv.field_size_limit(max(csv.field_size_limit(), min(len(text) + 1, 2**31 - 1)))  # a huge cell is a row to report
     try:
         parsed = list(csv.reader(lines, delimiter=delimiter))
     except csv.Error as exc:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
 
 from molvae.config import ModelConfig
 
@@ -59,6 +58,11 @@ def vae_loss(
     }
 
 
+def _gather_time(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """x (B, T, F) reordered along time by index (B, T)."""
+    return x.gather(1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+
+
 class VAE(nn.Module):
     """Encoder, latent Gaussian and decoder of the SMILES VAE."""
 
@@ -76,14 +80,16 @@ class VAE(nn.Module):
             self.embedding.weight.requires_grad_(config.embedding == "identity")
         emb_dim = self.embedding.embedding_dim
         directions = 2 if config.encoder_bidirectional else 1
-        self.encoder = nn.GRU(
-            emb_dim,
-            config.encoder_hidden,
-            num_layers=config.encoder_layers,
-            batch_first=True,
-            bidirectional=config.encoder_bidirectional,
-            dropout=config.encoder_dropout if config.encoder_layers > 1 else 0.0,
+        # One unidirectional GRU per layer and direction, run over padded batches: the backward direction reads each
+        # molecule reversed within its own length, so padding never enters a real position (packed sequences give
+        # the same numbers but were ~6x slower in backward on CPU).
+        self.encoder = nn.ModuleList(
+            nn.GRU(emb_dim if layer == 0 else config.encoder_hidden * directions, config.encoder_hidden,
+                   batch_first=True)
+            for layer in range(config.encoder_layers)
+            for _ in range(directions)
         )
+        self.encoder_dropout = nn.Dropout(config.encoder_dropout)
         self.to_gaussian = nn.Linear(config.encoder_hidden * directions * config.encoder_layers, 2 * config.latent_dim)
         self.latent_to_hidden = nn.Linear(config.latent_dim, config.decoder_hidden * config.decoder_layers)
         self.decoder = nn.GRU(
@@ -102,9 +108,28 @@ class VAE(nn.Module):
     def encode(self, ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Gaussian parameters of q(z | x): ids (B, T), lengths (B,) -> mu (B, Z), logvar (B, Z)."""
         x = self.embedding(ids)  # (B, T, E)
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        _, h = self.encoder(packed)  # (layers * directions, B, H), the state at each molecule's last real token
-        h = h.transpose(0, 1).reshape(ids.shape[0], -1)  # (B, layers * directions * H)
+        batch, length = ids.shape
+        last = (lengths - 1).clamp(min=0).to(ids.device)  # (B,) position of each molecule's last real token
+        steps = torch.arange(length, device=ids.device).unsqueeze(0)  # (1, T)
+        reverse = torch.where(steps <= last.unsqueeze(1), last.unsqueeze(1) - steps, steps)  # (B, T), an involution
+        rows = torch.arange(batch, device=ids.device)
+        directions = 2 if self.config.encoder_bidirectional else 1
+        finals = []
+        for layer in range(self.config.encoder_layers):
+            if layer > 0:
+                x = self.encoder_dropout(x)
+            outputs = []
+            for direction in range(directions):
+                gru = self.encoder[layer * directions + direction]
+                if direction == 0:
+                    out, _ = gru(x)  # (B, T, H)
+                else:
+                    out, _ = gru(_gather_time(x, reverse))
+                    out = _gather_time(out, reverse)  # back to reading order
+                finals.append(out[rows, last] if direction == 0 else out[rows, 0])  # (B, H)
+                outputs.append(out)
+            x = torch.cat(outputs, dim=-1)  # (B, T, directions * H)
+        h = torch.cat(finals, dim=-1)  # (B, layers * directions * H)
         mu, logvar = self.to_gaussian(h).float().chunk(2, dim=-1)
         return mu, logvar
 

@@ -11,7 +11,6 @@ import csv
 import io
 import json
 import math
-import os
 import signal
 import time
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from molvae.config import Config, parse_duration, to_toml
 from molvae.data import Corpus, bucket_batches, collate, load_corpus, split_indices, write_rejected_report
 from molvae.device import autocast, resolve_device
 from molvae.errors import ConfigError, DataError, TrainingError
-from molvae.model import VAE, kl_per_dim, reparameterize, vae_loss
+from molvae.model import VAE, reparameterize, vae_loss
 from molvae.sampling import decode_z
 from molvae.schedules import kl_weight_at, lr_at
 from molvae.tokenizer import Vocabulary
@@ -263,7 +262,7 @@ def fit(
                                  vocab.pad_id)
                 if not torch.isfinite(terms["loss"]):
                     raise TrainingError(
-                        f"the loss became {float(terms['loss'])} at step {step + 1}; stopped. The last good "
+                        f"the loss became {float(terms['loss'].detach())} at step {step + 1}; stopped. The last good "
                         f"checkpoint is {run_dir / 'last.safetensors'} (try a lower lr or clip_grad)"
                     )
                 optimizer.zero_grad(set_to_none=True)

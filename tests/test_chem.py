@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from molvae import chem
+
+
+def test_empty_and_invalid_strings_are_not_molecules() -> None:
+    assert chem.to_mol("") is None
+    assert chem.to_mol("   ") is None
+    assert chem.to_mol("C1CC") is None  # unclosed ring
+    assert chem.to_mol("C(C") is None  # unclosed branch
+    assert chem.to_mol("C(C)(C)(C)(C)C") is None  # bad valence
+    assert chem.to_mol("[Xx]") is None  # unknown element
+    assert chem.to_mol(None) is None  # type: ignore[arg-type]
+
+
+def test_parse_errors_print_nothing(capfd: pytest.CaptureFixture[str]) -> None:
+    chem.to_mol("C1CC")
+    chem.canonicalize_many(["C1CC", "C(C)(C)(C)(C)C"])
+    assert capfd.readouterr().err == ""
+
+
+def test_canonical_smiles_is_one_form_per_molecule() -> None:
+    assert chem.canonical_smiles("OCC") == chem.canonical_smiles("C(O)C") == "CCO"
+    assert chem.canonicalize_many(["OCC", "bad(", ""]) == ["CCO", None, None]
+
+
+def test_properties_of_paracetamol() -> None:
+    props = chem.properties("CC(=O)Nc1ccc(O)cc1")
+    assert props["qed"] == pytest.approx(0.595, abs=1e-3)
+    assert props["logP"] == pytest.approx(1.3506, abs=1e-4)
+    assert props["SA"] == pytest.approx(1.407, abs=1e-3)
+    assert props["MW"] == pytest.approx(151.165, abs=1e-3)
+    raw = chem.penalized_logp(chem.to_mol("CC(=O)Nc1ccc(O)cc1"), standardized=False)
+    assert raw == pytest.approx(1.3506 - 1.4073, abs=1e-3)  # no ring larger than 6
+
+
+def test_long_cycle_penalty_counts_ring_size_beyond_six() -> None:
+    assert chem.long_cycle_penalty(chem.to_mol("C1CCCCCCC1")) == 2
+    assert chem.long_cycle_penalty(chem.to_mol("CCO")) == 0
+
+
+def test_properties_of_an_invalid_molecule_are_nan() -> None:
+    assert all(math.isnan(v) for v in chem.properties("C1CC").values())
