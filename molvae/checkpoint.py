@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import struct
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from molvae import __version__
 from molvae.config import Config
 from molvae.errors import CheckpointError, MolVAEError
 from molvae.model import VAE
+from molvae.outputs import atomic_write
 from molvae.tokenizer import Vocabulary
 
 FORMAT = "molvae-checkpoint"
@@ -49,6 +49,7 @@ class Checkpoint:
     rng_state: torch.Tensor | None = None
     versions: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    extra_tensors: dict[str, torch.Tensor] = field(default_factory=dict)  # e.g. the aggregate posterior
 
     def build_model(self) -> VAE:
         """The model with these weights, on CPU, in eval mode."""
@@ -62,25 +63,6 @@ class Checkpoint:
                 f"{' '.join(first[:3])[:300]}"
             ) from exc
         return model.eval()
-
-
-def atomic_write(target: Path, data: bytes) -> None:
-    """Write bytes to a temporary file in the same folder, fsync it, then rename over ``target``."""
-    target = Path(target)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, target)
-    try:  # make the rename itself durable
-        fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:  # pragma: no cover - some file systems do not allow fsync on folders
-        pass
 
 
 def _flatten_optimizer(state: dict[str, Any], tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -114,12 +96,14 @@ def save_checkpoint(
     train_state: dict[str, Any] | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     extra: dict[str, Any] | None = None,
+    extra_tensors: dict[str, torch.Tensor] | None = None,
 ) -> Path:
     """Write a checkpoint atomically; with ``optimizer`` it also holds optimizer and torch RNG state (for resume)."""
     path = Path(path)
     if path.suffix != SUFFIX:
         path = path.with_name(path.name + SUFFIX)
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors.update({f"extra.{k}": v.detach().cpu().contiguous() for k, v in (extra_tensors or {}).items()})
     meta: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -200,6 +184,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             rng_state=tensors.get("rng.torch"),
             versions=meta.get("versions", {}),
             extra=meta.get("extra", {}),
+            extra_tensors={k[len("extra."):]: v for k, v in tensors.items() if k.startswith("extra.")},
         )
     except CheckpointError:
         raise

@@ -85,5 +85,152 @@ def train(data: Path, config_file: Path | None, out: Path | None, resume: Path |
     )
 
 
+def _model_option(func):  # noqa: ANN001, ANN202
+    func = click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N")(func)
+    return click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+                        help="A checkpoint (.safetensors) or run folder (its best checkpoint).")(func)
+
+
+def _output_options(func):  # noqa: ANN001, ANN202
+    func = click.option("--force", is_flag=True, help="Overwrite an existing output file.")(func)
+    return click.option("--output", type=click.Path(path_type=Path), default=None,
+                        help="Output file (default: CSV on stdout).")(func)
+
+
+def _emit(frame: Any, output: Path | None) -> None:
+    from molvae.outputs import csv_bytes, write_csv
+
+    if output is None:
+        click.echo(csv_bytes(frame).decode(), nl=False)
+    else:
+        write_csv(frame, output)
+
+
+@main.command()
+@click.option("--n", "n", type=int, default=1000, show_default=True, help="How many molecules to draw.")
+@click.option("--temperature", type=float, default=1.0, show_default=True, help="Sampling temperature (0: greedy).")
+@click.option("--seed", type=int, default=None, help="Same seed, same molecules.")
+@click.option("--source", type=click.Choice(["prior", "aggregate"]), default="prior", show_default=True,
+              help="z from N(0, I) or from the aggregate posterior of the training molecules.")
+@click.option("--valid-only", is_flag=True, help="Keep valid molecules only.")
+@click.option("--unique", is_flag=True, help="Keep the first occurrence of each valid molecule only.")
+@click.option("--score/--no-score", default=True, show_default=True, help="Add RDKit properties.")
+@click.option("--n-jobs", type=int, default=0, help="Processes for scoring (0: all cores).")
+@_model_option
+@_output_options
+def sample(n: int, temperature: float, seed: int | None, source: str, valid_only: bool, unique: bool, score: bool,
+           n_jobs: int, model_path: Path | None, device: str, output: Path | None, force: bool) -> None:
+    """Draw molecules from a trained model: CSV of smiles,valid,canonical_smiles,qed,logP,SA,MW,... (+ novel)."""
+    from molvae.api import MolVAE
+    from molvae.outputs import check_writable
+
+    _check_sampling(n, temperature, n_jobs)
+    check_writable(output, force, (".csv",))
+    vae = MolVAE.load(model_path, device=device)
+    frame, s = vae.sample_frame(n, temperature, seed, source, valid_only, unique, score, n_jobs)
+    _emit(frame, output)
+    novel = "" if s["novel"] != s["novel"] else f", novel {s['novel']:.1%}"
+    click.echo(f"{s['n']} sampled: valid {s['valid']:.1%}, unique {s['unique']:.1%}{novel}; "
+               f"{s['seconds']:.1f} s, {s['molecules_per_s']:.0f} molecules/s", err=True)
+
+
+def _check_sampling(n: int, temperature: float, n_jobs: int) -> None:
+    from molvae.errors import ConfigError
+
+    if n <= 0:
+        raise ConfigError(f"--n {n}: expected an integer > 0")
+    if not temperature >= 0 or temperature == float("inf"):
+        raise ConfigError(f"--temperature {temperature}: expected a finite number >= 0")
+    if n_jobs < 0:
+        raise ConfigError(f"--n-jobs {n_jobs}: expected 0 (all cores) or more")
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--smiles-column", default=None, help="SMILES column of a CSV (default: 'smiles' in any case, else first).")
+@click.option("--n-jobs", type=int, default=0, help="Processes (0: all cores).")
+@_output_options
+def score(file: Path, smiles_column: str | None, n_jobs: int, output: Path | None, force: bool) -> None:
+    """RDKit validity, canonical SMILES and properties of every row of FILE (invalid rows kept, valid=False)."""
+    from molvae.data import read_rows
+    from molvae.outputs import check_writable
+    from molvae.scoring import score_smiles
+
+    _check_sampling(1, 0.0, n_jobs)
+    check_writable(output, force, (".csv",))
+    _, rows = read_rows(file, smiles_column)
+    frame = score_smiles([raw for _, raw in rows], n_jobs=n_jobs, progress=output is not None)
+    frame.insert(0, "line", [line for line, _ in rows])
+    _emit(frame, output)
+    click.echo(f"{len(frame)} rows scored, {int(frame.valid.sum())} valid", err=True)
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--output", type=click.Path(path_type=Path), required=True, help="z as .npy or .csv.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@click.option("--smiles-column", default=None, help="SMILES column of a CSV.")
+@click.option("--errors", type=click.Choice(["raise", "skip"]), default="raise", show_default=True,
+              help="skip: rows that cannot be encoded become NaN rows.")
+@click.option("--sample", "draw", is_flag=True, help="Draw z from q(z|x) instead of taking its mean.")
+@click.option("--seed", type=int, default=None)
+@_model_option
+def encode(file: Path, output: Path, force: bool, smiles_column: str | None, errors: str, draw: bool,
+           seed: int | None, model_path: Path | None, device: str) -> None:
+    """Encode the molecules of FILE into latent vectors (one row per input row)."""
+    from molvae.api import MolVAE
+    from molvae.outputs import check_writable, write_array
+
+    check_writable(output, force, (".npy", ".csv"))
+    vae = MolVAE.load(model_path, device=device)
+    z, _ = vae.encode_file(file, smiles_column, errors, draw, seed)
+    write_array(z.numpy(), output)
+    skipped = int(z.isnan().any(dim=1).sum())
+    click.echo(f"{len(z)} rows encoded to {output}" + (f", {skipped} NaN rows (skipped)" if skipped else ""), err=True)
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--temperature", type=float, default=0.0, show_default=True, help="0: greedy.")
+@click.option("--n-attempts", type=int, default=1, show_default=True, help="Most frequent valid decode of N draws.")
+@click.option("--beam-width", type=int, default=1, show_default=True, help="> 1: beam search.")
+@click.option("--seed", type=int, default=None)
+@_model_option
+@_output_options
+def decode(file: Path, temperature: float, n_attempts: int, beam_width: int, seed: int | None,
+           model_path: Path | None, device: str, output: Path | None, force: bool) -> None:
+    """Decode latent vectors (.npy, or CSV of numbers) into SMILES (empty where no valid molecule came out)."""
+    import pandas as pd
+
+    from molvae.api import MolVAE
+    from molvae.outputs import check_writable, read_array
+
+    check_writable(output, force, (".csv",))
+    z = read_array(file)
+    vae = MolVAE.load(model_path, device=device)
+    smiles = vae.decode(z, temperature=temperature, n_attempts=n_attempts, beam_width=beam_width, seed=seed)
+    _emit(pd.DataFrame({"row": range(len(smiles)), "smiles": smiles}), output)
+
+
+@main.command()
+@click.argument("start")
+@click.argument("end")
+@click.option("--steps", type=int, default=10, show_default=True)
+@click.option("--method", type=click.Choice(["slerp", "linear"]), default="slerp", show_default=True)
+@_model_option
+@_output_options
+def interpolate(start: str, end: str, steps: int, method: str, model_path: Path | None, device: str,
+                output: Path | None, force: bool) -> None:
+    """Molecules decoded along the latent path from START to END (SMILES), consecutive repeats removed."""
+    import pandas as pd
+
+    from molvae.api import MolVAE
+    from molvae.outputs import check_writable
+
+    check_writable(output, force, (".csv",))
+    vae = MolVAE.load(model_path, device=device)
+    _emit(pd.DataFrame({"smiles": vae.interpolate(start, end, n_steps=steps, method=method)}), output)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

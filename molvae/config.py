@@ -106,6 +106,7 @@ class TrainConfig:
     log_every: int = 50  # steps between metrics.csv rows
     n_val_reconstruct: int = 500  # validation molecules greedily reconstructed at each validation
     n_val_samples: int = 1000  # prior samples whose validity is measured at each validation
+    n_aggregate: int = 10_000  # training molecules encoded to fit the aggregate posterior stored with checkpoints
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: int = 0  # torch intra-op threads; 0: torch's default
@@ -113,7 +114,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _check_positive_ints(self, ("batch_size", "epochs", "kl_warmup_steps", "kl_cycle_steps", "val_every"))
-        _check_positive_ints(self, ("log_every", "n_val_reconstruct", "n_val_samples"))
+        _check_positive_ints(self, ("log_every", "n_val_reconstruct", "n_val_samples", "n_aggregate"))
         for name in ("lr", "lr_min", "clip_grad", "kl_start", "kl_weight", "free_bits"):
             value = getattr(self, name)
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

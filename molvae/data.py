@@ -55,6 +55,7 @@ class Corpus:
     rejected: list[Rejected] = field(default_factory=list)
     n_rows: int = 0  # data rows read (header excluded)
     from_cache: bool = False
+    sha256: str = ""  # of the file's bytes
 
     def summary(self) -> str:
         reasons: dict[str, int] = {}
@@ -218,16 +219,20 @@ def cache_dir() -> Path:
     return Path(os.environ.get("MOLVAE_CACHE_DIR") or Path.home() / ".cache" / "molvae")
 
 
-def _cache_key(path: Path, smiles_column: str | None, max_length: int) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 22), b""):
             digest.update(block)
+    return digest.hexdigest()
+
+
+def _cache_key(content_sha256: str, smiles_column: str | None, max_length: int) -> str:
     from rdkit import __version__ as rdkit_version
 
-    settings = json.dumps([READER_VERSION, _TOKEN_PATTERN, smiles_column, max_length, rdkit_version])
-    digest.update(settings.encode())
-    return digest.hexdigest()[:32]
+    settings = json.dumps([content_sha256, READER_VERSION, _TOKEN_PATTERN, smiles_column, max_length, rdkit_version])
+    return hashlib.sha256(settings.encode()).hexdigest()[:32]
 
 
 def _save_cache(target: Path, corpus: Corpus) -> None:
@@ -289,7 +294,8 @@ def load_corpus(
     """
     path = Path(path)
     check_input_path(path)
-    key = _cache_key(path, smiles_column, max_length)
+    content_sha256 = file_sha256(path)
+    key = _cache_key(content_sha256, smiles_column, max_length)
     target = cache_dir() / f"{key}.npz"
     corpus = _load_cache(target, path) if use_cache and target.exists() else None
     if corpus is None:
@@ -304,6 +310,7 @@ def load_corpus(
                 _save_cache(target, corpus)
             except OSError:
                 pass  # a read-only cache folder costs speed, not correctness
+    corpus.sha256 = content_sha256
     if strict and corpus.rejected:
         first = corpus.rejected[0]
         raise DataError(f"{path}:{first.line}: {first.raw[:100]!r}: {first.reason} (strict mode stops at the first bad row)")

@@ -23,13 +23,22 @@ import torch
 from tqdm.auto import tqdm
 
 from molvae import chem
-from molvae.checkpoint import Checkpoint, atomic_write, load_checkpoint, save_checkpoint, versions
+from molvae.checkpoint import Checkpoint, load_checkpoint, save_checkpoint, versions
 from molvae.config import Config, parse_duration, to_toml
-from molvae.data import Corpus, bucket_batches, collate, load_corpus, split_indices, write_rejected_report
+from molvae.data import (
+    Corpus,
+    bucket_batches,
+    collate,
+    iter_batches,
+    load_corpus,
+    split_indices,
+    write_rejected_report,
+)
 from molvae.device import autocast, resolve_device
 from molvae.errors import ConfigError, DataError, TrainingError
 from molvae.model import VAE, reparameterize, vae_loss
-from molvae.sampling import decode_z
+from molvae.outputs import atomic_write
+from molvae.sampling import aggregate_posterior, decode_z
 from molvae.schedules import kl_weight_at, lr_at
 from molvae.tokenizer import Vocabulary
 
@@ -212,8 +221,8 @@ def fit(
         atomic_write(run_dir / "config.toml", to_toml(config).encode())
         atomic_write(run_dir / "versions.json", json.dumps(versions(), indent=2).encode())
     write_rejected_report(corpus.rejected, run_dir / "rejected.csv")
-    state["data"] = {"path": str(data), "n_molecules": len(corpus.smiles), "n_train": len(train_idx),
-                     "n_val": len(val_idx)}
+    state["data"] = {"path": str(data.resolve()), "sha256": corpus.sha256, "n_molecules": len(corpus.smiles),
+                     "n_train": len(train_idx), "n_val": len(val_idx)}
 
     log = MetricsLog(run_dir / "metrics.csv", after_step=state["step"] if checkpoint else None)
     n_per_epoch = len(bucket_batches(train_lengths, cfg.batch_size, cfg.seed, 0))
@@ -222,8 +231,11 @@ def fit(
         total = min(total, cfg.max_steps)
 
     def save(name: str, with_optimizer: bool) -> None:
+        rows = train_idx[: cfg.n_aggregate]  # the aggregate posterior, for sampling where the data are
+        mean, cov = aggregate_posterior(model, iter_batches(ids[rows], corpus.lengths[rows], cfg.batch_size))
         save_checkpoint(run_dir / f"{name}.safetensors", model, vocab, config, state,
-                        optimizer if with_optimizer else None)
+                        optimizer if with_optimizer else None,
+                        extra_tensors={"aggregate_mean": mean, "aggregate_cov": cov})
 
     def run_validation() -> dict[str, float]:
         beta = kl_weight_at(state["step"], cfg)

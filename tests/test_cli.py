@@ -71,3 +71,86 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 def test_python_dash_m_molvae_works() -> None:
     done = subprocess.run([sys.executable, "-m", "molvae", "--version"], capture_output=True, text=True, check=True)
     assert __version__ in done.stdout
+
+
+def test_sample_to_stdout_and_to_a_file_never_overwriting(overfit_model, tmp_path: Path) -> None:  # noqa: ANN001
+    model = str(overfit_model[0])
+    code, out, err = run("sample", "--n", "20", "--model", model, "--seed", "1", "--n-jobs", "1")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "smiles,valid,canonical_smiles,qed,logP,SA,MW,penalized_logP,novel" and len(lines) == 21
+    assert "20 sampled: valid" in err and "novel" in err and "molecules/s" in err
+    target = tmp_path / "s.csv"
+    assert run("sample", "--n", "20", "--model", model, "--seed", "1", "--output", str(target))[0] == 0
+    assert target.read_text() == out
+    code, _, err = run("sample", "--n", "5", "--model", model, "--output", str(target))
+    assert code == 2 and "exists; pass --force" in err and target.read_text() == out
+    assert run("sample", "--n", "5", "--model", model, "--output", str(target), "--force")[0] == 0
+    assert len(target.read_text().splitlines()) == 6
+
+
+def test_sample_filters_and_bad_options(overfit_model) -> None:  # noqa: ANN001
+    model = str(overfit_model[0])
+    code, out, _ = run("sample", "--n", "30", "--model", model, "--seed", "0", "--valid-only", "--unique", "--no-score")
+    assert code == 0 and out.splitlines()[0] == "smiles,valid,canonical_smiles,novel"
+    rows = out.splitlines()[1:]
+    assert all(",True," in r for r in rows) and len({r.split(",")[2] for r in rows}) == len(rows)
+    assert run("sample", "--n", "0", "--model", model)[0] == 2
+    code, _, err = run("sample", "--n", "3", "--model", model, "--temperature", "-1")
+    assert code == 2 and "--temperature -1.0" in err
+    code, _, err = run("sample", "--n", "3", "--model", model, "--device", "cuda")
+    assert code == 2 and "no CUDA GPU" in err
+
+
+def test_sample_without_model_is_a_clear_error() -> None:
+    code, _, err = run("sample", "--n", "3")
+    assert code == 4 and "no bundled default model" in err and "Traceback" not in err
+
+
+def test_score_keeps_invalid_rows_with_their_lines(tmp_path: Path) -> None:
+    data = tmp_path / "in.csv"
+    data.write_text("name,smiles\na,CCO\nb,C1CC\nc,\n")
+    code, out, err = run("score", str(data), "--n-jobs", "1")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "line,smiles,valid,canonical_smiles,qed,logP,SA,MW,penalized_logP"
+    assert lines[1].startswith("2,CCO,True,CCO,") and lines[2] == "3,C1CC,False,,,,,," and lines[3] == "4,,False,,,,,,"
+    assert "3 rows scored, 1 valid" in err
+
+
+def test_encode_decode_and_interpolate(overfit_model, tmp_path: Path) -> None:  # noqa: ANN001
+    model, smiles = str(overfit_model[0]), overfit_model[1]
+    data = tmp_path / "in.smi"
+    data.write_text("\n".join(smiles[:5]) + "\n")
+    z_file = tmp_path / "z.npy"
+    code, _, err = run("encode", str(data), "--model", model, "--output", str(z_file))
+    assert code == 0, err
+    code, out, err = run("decode", str(z_file), "--model", model)
+    assert code == 0, err
+    decoded = [line.split(",", 1)[1] for line in out.splitlines()[1:]]
+    assert sum(a == b for a, b in zip(decoded, smiles[:5])) >= 4
+    code, out, _ = run("interpolate", smiles[0], smiles[1], "--steps", "6", "--model", model)
+    assert code == 0 and out.splitlines()[1] == smiles[0] and out.splitlines()[-1] == smiles[1]
+
+
+def test_encode_names_file_and_line_of_an_unencodable_row_or_skips_it(overfit_model, tmp_path: Path) -> None:  # noqa: ANN001
+    model = str(overfit_model[0])
+    data = tmp_path / "in.csv"
+    data.write_text("smiles\nCCO\nC[Se]C\n")
+    code, _, err = run("encode", str(data), "--model", model, "--output", str(tmp_path / "z.npy"))
+    assert code == 3 and f"{data}:3:" in err and "[Se]" in err
+    code, _, err = run("encode", str(data), "--model", model, "--output", str(tmp_path / "z.csv"), "--errors", "skip")
+    assert code == 0 and "1 NaN rows" in err
+    assert (tmp_path / "z.csv").read_text().splitlines()[2].startswith(",")  # an empty (NaN) row
+
+
+def test_decode_rejects_a_wrong_width_and_a_pickle(overfit_model, tmp_path: Path) -> None:  # noqa: ANN001
+    import numpy as np
+
+    model = str(overfit_model[0])
+    np.save(tmp_path / "z.npy", np.zeros((2, 3), dtype=np.float32))
+    code, _, err = run("decode", str(tmp_path / "z.npy"), "--model", model)
+    assert code == 2 and "shape (2, 3)" in err
+    np.save(tmp_path / "o.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    code, _, err = run("decode", str(tmp_path / "o.npy"), "--model", model)
+    assert code == 2 and "not a .npy array" in err

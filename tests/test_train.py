@@ -9,36 +9,23 @@ import torch
 
 from molvae import train as train_module
 from molvae.checkpoint import load_checkpoint
-from molvae.config import Config, ModelConfig, TrainConfig, load_config
-from molvae.data import collate, load_corpus
+from molvae.config import Config, TrainConfig, load_config
 from molvae.errors import ConfigError, TrainingError
-from molvae.model import VAE, vae_loss
+from molvae.model import vae_loss
 from molvae.sampling import decode_z
 from molvae.schedules import kl_weight_at, lr_at
 from molvae.train import METRIC_COLUMNS, fit, resume_config
 
 
-def test_tiny_model_overfits_64_molecules() -> None:
-    """>= 95% exact greedy reconstruction of 64 training molecules after 200 seeded full-batch steps."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one thread: the same float sums, so the same result, on every machine
-    torch.manual_seed(0)
-    corpus = load_corpus(Path(__file__).parent / "data" / "small.csv")
-    ids, lengths = collate(corpus.ids, corpus.lengths, np.arange(64))
-    model = VAE(ModelConfig(encoder_hidden=64, latent_dim=32, decoder_hidden=128, decoder_layers=1), len(corpus.vocab))
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
-    for _ in range(200):
-        out = model(ids, lengths)
-        terms = vae_loss(out["logits"], out["targets"], out["mu"], out["logvar"], beta=0.01)
-        optimizer.zero_grad()
-        terms["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        optimizer.step()
+def test_tiny_model_overfits_64_molecules(overfit_model: tuple[Path, list[str]]) -> None:
+    """>= 95% exact greedy reconstruction of 64 training molecules after 200 seeded full-batch steps (conftest)."""
+    checkpoint = load_checkpoint(overfit_model[0])
+    model, smiles = checkpoint.build_model(), overfit_model[1]
+    ids, lengths = checkpoint.vocab.encode(smiles)
     with torch.no_grad():
-        mu, _ = model.eval().encode(ids, lengths)
-    decoded = decode_z(model, corpus.vocab, mu, greedy=True)
-    torch.set_num_threads(threads)
-    assert np.mean([a == b for a, b in zip(decoded, corpus.smiles[:64])]) >= 0.95
+        mu, _ = model.encode(ids, lengths)
+    decoded = decode_z(model, checkpoint.vocab, mu, greedy=True)
+    assert np.mean([a == b for a, b in zip(decoded, smiles)]) >= 0.95
 
 
 @pytest.mark.parametrize(

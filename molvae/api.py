@@ -1,0 +1,287 @@
+"""``MolVAE``: load a trained model, then encode, decode, sample, interpolate, explore and score molecules."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from molvae import chem
+from molvae.checkpoint import Checkpoint, load_checkpoint
+from molvae.data import file_sha256, load_corpus, read_rows
+from molvae.device import resolve_device
+from molvae.errors import CheckpointError, ConfigError, DataError, MolVAEError, VocabularyError
+from molvae.sampling import around, decode_z, path, prior_batches
+from molvae.scoring import score_smiles
+
+SOURCES = ("prior", "aggregate")
+
+
+def _seeded(seed: int | None) -> torch.Generator:
+    generator = torch.Generator()
+    generator.manual_seed(seed if seed is not None else int(torch.randint(0, 2**62, (1,))))
+    return generator
+
+
+def _check_number(name: str, value: float, low: float = 0.0, strict: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < low or (strict and value == low):
+        raise ConfigError(f"{name} = {value!r}; expected a finite number {'>' if strict else '>='} {low}")
+
+
+def _check_count(name: str, value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(f"{name} = {value!r}; expected an integer > 0")
+
+
+class MolVAE:
+    """A trained SMILES VAE with its vocabulary; every method takes and returns plain Python/torch/pandas values."""
+
+    def __init__(self, checkpoint: Checkpoint, device: str = "cpu", source: Path | None = None) -> None:
+        self.checkpoint = checkpoint
+        self.device = resolve_device(device)
+        self.model = checkpoint.build_model().to(self.device)
+        self.vocab = checkpoint.vocab
+        self.config = checkpoint.config
+        self.source = source
+        self._training_set: set[str] | None = None
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, device: str = "cpu") -> MolVAE:
+        """A model from a checkpoint file or run folder (its best checkpoint)."""
+        if path is None:
+            raise CheckpointError("no bundled default model ships with this version yet; pass a checkpoint path "
+                                  "(a run folder or a .safetensors file written by `molvae train`)")
+        checkpoint = load_checkpoint(path)
+        return cls(checkpoint, device=device, source=Path(path))
+
+    @property
+    def latent_dim(self) -> int:
+        return self.model.latent_dim
+
+    def __repr__(self) -> str:
+        return f"MolVAE({self.source}, latent_dim={self.latent_dim}, vocab={len(self.vocab)} tokens)"
+
+    # ---------------------------------------------------------------------------------------------- encode / decode
+
+    @torch.no_grad()
+    def encode(
+        self, smiles: Sequence[str] | str, sample: bool = False, errors: str = "raise", seed: int | None = None,
+        batch_size: int = 1024,
+    ) -> torch.Tensor:
+        """z (B, Z) of each molecule: the posterior mean, or a draw with ``sample=True``.
+
+        Molecules are canonicalized first. One the model cannot read (invalid, unknown tokens, too long) raises
+        ``MolVAEError`` naming it; with ``errors="skip"`` its row is NaN instead.
+        """
+        if errors not in ("raise", "skip"):
+            raise ConfigError(f"errors = {errors!r}; expected 'raise' or 'skip'")
+        smiles = [smiles] if isinstance(smiles, str) else list(smiles)
+        _check_count("batch_size", batch_size)
+        rows: list[list[int] | None] = []
+        for s in smiles:
+            try:
+                canonical = chem.canonical_smiles(s) if isinstance(s, str) else None
+                if canonical is None:
+                    raise VocabularyError(f"{s!r} is not a valid SMILES string (RDKit cannot parse it)")
+                rows.append(self.vocab.token_ids(canonical))
+            except MolVAEError:
+                if errors == "raise":
+                    raise
+                rows.append(None)
+        out = torch.full((len(smiles), self.latent_dim), float("nan"))
+        good = [i for i, r in enumerate(rows) if r is not None]
+        generator = _seeded(seed) if sample else None
+        for start in range(0, len(good), batch_size):
+            index = good[start : start + batch_size]
+            ids, lengths = self.vocab.pad([rows[i] for i in index])
+            mu, logvar = self.model.encode(ids.to(self.device), lengths.to(self.device))
+            mu, logvar = mu.cpu(), logvar.cpu()
+            if sample:
+                mu = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=generator)
+            out[index] = mu
+        return out
+
+    def _as_z(self, z: torch.Tensor | np.ndarray | Sequence) -> torch.Tensor:
+        try:
+            tensor = torch.as_tensor(np.asarray(z, dtype=np.float32))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"z must be a float tensor or array of shape (B, {self.latent_dim}): {exc}") from exc
+        if tensor.ndim == 1:
+            tensor = tensor.unsqueeze(0)
+        if tensor.ndim != 2 or tensor.shape[1] != self.latent_dim:
+            raise ConfigError(f"z has shape {tuple(tensor.shape)}; this model expects (B, {self.latent_dim})")
+        if not torch.isfinite(tensor).all():
+            bad = int((~torch.isfinite(tensor)).any(dim=1).sum())
+            raise ConfigError(f"z has {bad} row(s) with NaN or infinite values; drop them first (e.g. rows that "
+                              "encode(..., errors='skip') could not encode)")
+        return tensor
+
+    def decode(
+        self, z: torch.Tensor | np.ndarray, temperature: float = 0.0, n_attempts: int = 1, beam_width: int = 1,
+        seed: int | None = None, batch_size: int = 2048,
+    ) -> list[str | None]:
+        """Canonical SMILES of each z (B, Z), None where no valid molecule came out.
+
+        ``temperature`` 0 decodes greedily; > 0 samples, and with ``n_attempts`` > 1 returns the most frequent valid
+        molecule among the attempts. ``beam_width`` > 1 returns the most probable string found by beam search.
+        """
+        z = self._as_z(z)
+        _check_number("temperature", temperature)
+        _check_count("n_attempts", n_attempts)
+        _check_count("beam_width", beam_width)
+        generator = _seeded(seed)
+        greedy = temperature == 0 and beam_width == 1
+        attempts = 1 if greedy or beam_width > 1 else n_attempts
+        votes: list[Counter] = [Counter() for _ in range(len(z))]
+        for _ in range(attempts):
+            strings = decode_z(self.model, self.vocab, z, temperature, greedy, generator, batch_size, beam_width)
+            for counter, canonical in zip(votes, chem.canonicalize_many(strings)):
+                if canonical is not None:
+                    counter[canonical] += 1
+        return [counter.most_common(1)[0][0] if counter else None for counter in votes]
+
+    # ---------------------------------------------------------------------------------------------- generation
+
+    def latent_source(self, source: str) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """(mean, cov) of the aggregate posterior for 'aggregate', (None, None) for the prior N(0, I)."""
+        if source not in SOURCES:
+            raise ConfigError(f"source = {source!r}; expected one of {SOURCES}")
+        if source == "prior":
+            return None, None
+        extra = self.checkpoint.extra_tensors
+        if "aggregate_mean" not in extra:
+            raise CheckpointError(f"{self.source} stores no aggregate posterior; use source='prior'")
+        return extra["aggregate_mean"], extra["aggregate_cov"]
+
+    def sample(
+        self, n: int, temperature: float = 1.0, seed: int | None = None, source: str = "prior",
+        valid_only: bool = False, unique: bool = False, batch_size: int = 2048,
+    ) -> list[str]:
+        """n decoded strings from the prior (or the aggregate posterior); the same seed gives the same molecules.
+
+        ``valid_only``/``unique`` filter the n draws (canonical SMILES then), so fewer than n may come back.
+        """
+        _check_count("n", n)
+        _check_count("batch_size", batch_size)
+        _check_number("temperature", temperature)
+        mean, cov = self.latent_source(source)
+        generator = _seeded(seed)
+        out: list[str] = []
+        for z in prior_batches(n, self.latent_dim, batch_size, generator, mean, cov):
+            out.extend(decode_z(self.model, self.vocab, z, temperature, temperature == 0, generator, batch_size))
+        if valid_only or unique:
+            out = [c for c in chem.canonicalize_many(out) if c is not None]
+        if unique:
+            out = list(dict.fromkeys(out))
+        return out
+
+    def interpolate(
+        self, start: str, end: str, n_steps: int = 10, method: str = "slerp", temperature: float = 0.0,
+        seed: int | None = None,
+    ) -> list[str]:
+        """Valid molecules decoded along the path from ``start`` to ``end`` in z, consecutive repeats removed."""
+        _check_count("n_steps", n_steps)
+        if method not in ("slerp", "linear"):
+            raise ConfigError(f"method = {method!r}; expected 'slerp' or 'linear'")
+        z = self.encode([start, end])
+        decoded = self.decode(path(z[0], z[1], max(2, n_steps), method), temperature=temperature, seed=seed)
+        out: list[str] = []
+        for smiles in decoded:
+            if smiles is not None and (not out or out[-1] != smiles):
+                out.append(smiles)
+        return out
+
+    def neighbors(
+        self, smiles: str, n: int = 50, radius: float = 0.5, seed: int | None = None, max_tries: int = 20,
+    ) -> list[str]:
+        """Up to n valid, unique molecules decoded (greedily) from points around the molecule's z, itself excluded."""
+        _check_count("n", n)
+        _check_number("radius", radius, strict=True)
+        z = self.encode([smiles])[0]
+        itself = chem.canonical_smiles(smiles)
+        generator = _seeded(seed)
+        found: dict[str, None] = {}
+        for _ in range(max_tries):
+            for candidate in self.decode(around(z, 2 * n, radius, generator)):
+                if candidate is not None and candidate != itself:
+                    found.setdefault(candidate)
+            if len(found) >= n:
+                break
+        return list(found)[:n]
+
+    # ---------------------------------------------------------------------------------------------- chemistry
+
+    def training_set(self) -> set[str] | None:
+        """Canonical SMILES the model was trained on, if its data file is still where it was, unchanged."""
+        if self._training_set is None:
+            info = self.checkpoint.train_state.get("data", {})
+            data = Path(info.get("path", ""))
+            if not info or not data.is_file() or file_sha256(data) != info.get("sha256"):
+                return None
+            max_length = self.config.data.max_length
+            self._training_set = set(load_corpus(data, self.config.data.smiles_column, max_length).smiles)
+        return self._training_set
+
+    def encode_file(
+        self, path: str | Path, smiles_column: str | None = None, errors: str = "raise", sample: bool = False,
+        seed: int | None = None,
+    ) -> tuple[torch.Tensor, list[int]]:
+        """z (N, Z) of every row of a SMILES file and the rows' line numbers; unreadable rows raise an error naming
+        file and line, or become NaN rows with ``errors="skip"``."""
+        rows = read_rows(path, smiles_column)
+        if not rows[1]:
+            raise DataError(f"{path}: no rows to encode")
+        lines, raws = [line for line, _ in rows[1]], [raw for _, raw in rows[1]]
+        z = self.encode(raws, sample=sample, errors="skip", seed=seed)
+        bad = torch.isnan(z).any(dim=1).nonzero().flatten().tolist()
+        if bad and errors == "raise":
+            try:
+                self.encode([raws[bad[0]]])
+            except MolVAEError as exc:
+                raise DataError(f"{path}:{lines[bad[0]]}: {exc} ({len(bad)} row(s) cannot be encoded; "
+                                "--errors skip writes NaN rows for them)") from exc
+        return z, lines
+
+    def sample_frame(
+        self, n: int, temperature: float = 1.0, seed: int | None = None, source: str = "prior",
+        valid_only: bool = False, unique: bool = False, score: bool = True, n_jobs: int = 0,
+    ) -> tuple[pd.DataFrame, dict[str, float]]:
+        """Samples as a table (smiles, valid, canonical_smiles, scores, novel when the training set is known) and a
+        summary: n, valid, unique and novel fractions, seconds and molecules per second."""
+        start = time.perf_counter()
+        raw = self.sample(n, temperature=temperature, seed=seed, source=source)
+        if score:
+            frame = score_smiles(raw, n_jobs=n_jobs)
+        else:
+            frame = pd.DataFrame({"smiles": raw, "canonical_smiles": chem.canonicalize_many(raw)})
+            frame.insert(1, "valid", frame.canonical_smiles.notna())
+        valid = frame[frame.valid]
+        training = self.training_set()
+        if training is not None:
+            frame["novel"] = [bool(v) and c not in training for v, c in zip(frame.valid, frame.canonical_smiles)]
+        summary = {
+            "n": n,
+            "valid": len(valid) / n,
+            "unique": valid.canonical_smiles.nunique() / max(1, len(valid)),
+            "novel": (len(set(valid.canonical_smiles) - training) / max(1, valid.canonical_smiles.nunique())
+                      if training is not None else float("nan")),
+        }
+        if valid_only:
+            frame = frame[frame.valid]
+        if unique:
+            frame = frame[frame.valid].drop_duplicates("canonical_smiles")
+        summary["seconds"] = time.perf_counter() - start
+        summary["molecules_per_s"] = n / summary["seconds"]
+        return frame.reset_index(drop=True), summary
+
+    @staticmethod
+    def score(smiles: Sequence[str | None], n_jobs: int = 0, progress: bool = False) -> pd.DataFrame:
+        """RDKit validity, canonical form and properties (QED, logP, SA, MW, penalized logP) of each string."""
+        return score_smiles(smiles, n_jobs=n_jobs, progress=progress)

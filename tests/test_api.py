@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from molvae import MolVAE
+from molvae.errors import CheckpointError, ConfigError, MolVAEError, VocabularyError
+
+
+@pytest.fixture(scope="module")
+def vae(overfit_model: tuple[Path, list[str]]) -> MolVAE:
+    return MolVAE.load(overfit_model[0])
+
+
+def test_greedy_decode_of_encoded_training_molecules_gives_them_back(vae: MolVAE, overfit_model) -> None:  # noqa: ANN001
+    smiles = overfit_model[1]
+    decoded = vae.decode(vae.encode(smiles))
+    assert np.mean([a == b for a, b in zip(decoded, smiles)]) >= 0.95
+
+
+def test_encode_shapes_sampling_and_canonicalization(vae: MolVAE, overfit_model) -> None:  # noqa: ANN001
+    smiles = overfit_model[1][:3]
+    z = vae.encode(smiles)
+    assert z.shape == (3, vae.latent_dim)
+    assert torch.allclose(vae.encode(smiles[0]), z[:1])
+    drawn = vae.encode(smiles, sample=True, seed=1)
+    assert torch.equal(drawn, vae.encode(smiles, sample=True, seed=1)) and not torch.equal(drawn, z)
+
+
+def test_unknown_tokens_raise_naming_the_molecule_or_skip_as_nan(vae: MolVAE, overfit_model) -> None:  # noqa: ANN001
+    with pytest.raises(VocabularyError, match=r"'C\[Se\]C'.*\['\[Se\]'\]"):
+        vae.encode(["CCO", "C[Se]C"])
+    z = vae.encode(["CCO", "C[Se]C", "not a smiles", "C" * 100], errors="skip")
+    assert not torch.isnan(z[0]).any() and torch.isnan(z[1:]).all()
+
+
+def test_decode_accepts_arrays_and_names_what_is_wrong(vae: MolVAE) -> None:
+    z = np.random.default_rng(0).normal(size=(5, vae.latent_dim))
+    out = vae.decode(z)
+    assert len(out) == 5 and all(s is None or isinstance(s, str) for s in out)
+    assert len(vae.decode(z[0])) == 1
+    with pytest.raises(ConfigError, match=rf"shape \(5, 3\); this model expects \(B, {vae.latent_dim}\)"):
+        vae.decode(np.zeros((5, 3)))
+    with pytest.raises(ConfigError, match="NaN or infinite"):
+        vae.decode(np.full((2, vae.latent_dim), np.nan))
+    with pytest.raises(ConfigError, match="float tensor or array"):
+        vae.decode([["a"] * vae.latent_dim])
+    with pytest.raises(ConfigError, match="temperature"):
+        vae.decode(z, temperature=-1.0)
+
+
+def test_decode_with_attempts_votes_for_the_most_frequent_valid_molecule(vae: MolVAE, overfit_model) -> None:  # noqa: ANN001
+    smiles = overfit_model[1][:8]
+    voted = vae.decode(vae.encode(smiles), temperature=0.5, n_attempts=7, seed=0)
+    assert np.mean([a == b for a, b in zip(voted, smiles)]) >= 0.75
+    beam = vae.decode(vae.encode(smiles), beam_width=3)
+    assert np.mean([a == b for a, b in zip(beam, smiles)]) >= 0.75
+
+
+def test_sample_is_seeded_and_filters(vae: MolVAE) -> None:
+    a = vae.sample(40, seed=3)
+    assert a == vae.sample(40, seed=3) and a != vae.sample(40, seed=4) and len(a) == 40
+    valid = vae.sample(40, seed=3, valid_only=True)
+    assert len(valid) <= 40 and len(set(vae.sample(40, seed=3, unique=True))) == len(vae.sample(40, seed=3, unique=True))
+    assert len(vae.sample(10, seed=0, source="aggregate")) == 10
+    with pytest.raises(ConfigError, match="source = 'posterior'"):
+        vae.sample(3, source="posterior")
+    with pytest.raises(ConfigError, match="n = 0"):
+        vae.sample(0)
+
+
+def test_interpolate_and_neighbors_give_valid_distinct_molecules(vae: MolVAE, overfit_model) -> None:  # noqa: ANN001
+    a, b = overfit_model[1][0], overfit_model[1][1]
+    path = vae.interpolate(a, b, n_steps=8)
+    assert path[0] == a and path[-1] == b and all(x != y for x, y in zip(path, path[1:]))
+    near = vae.neighbors(a, n=5, radius=1.0, seed=0)
+    assert a not in near and len(near) == len(set(near)) and len(near) <= 5
+    assert vae.score(near).valid.all()
+
+
+def test_sample_frame_reports_novelty_against_the_training_file(vae: MolVAE, overfit_model) -> None:  # noqa: ANN001
+    frame, summary = vae.sample_frame(30, seed=0, temperature=0.0)
+    assert list(frame.columns[:3]) == ["smiles", "valid", "canonical_smiles"] and "novel" in frame.columns
+    training = set(overfit_model[1])
+    expected = [bool(v) and c not in training for v, c in zip(frame.valid, frame.canonical_smiles)]
+    assert frame.novel.tolist() == expected
+    assert 0 <= summary["valid"] <= 1 and summary["molecules_per_s"] > 0
+
+
+def test_score_keeps_invalid_rows() -> None:
+    frame = MolVAE.score(["CCO", "C1CC", "", None])
+    assert frame.valid.tolist() == [True, False, False, False]
+    assert frame.canonical_smiles[0] == "CCO" and frame.qed.isna().tolist() == [False, True, True, True]
+
+
+def test_missing_default_model_is_a_clear_error() -> None:
+    with pytest.raises(CheckpointError, match="no bundled default model"):
+        MolVAE.load()
+    assert issubclass(CheckpointError, MolVAEError)
