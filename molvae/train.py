@@ -230,12 +230,13 @@ def fit(
     if cfg.max_steps:
         total = min(total, cfg.max_steps)
 
-    def save(name: str, with_optimizer: bool) -> None:
+    def save(names: tuple[str, ...]) -> None:
         rows = train_idx[: cfg.n_aggregate]  # the aggregate posterior, for sampling where the data are
         mean, cov = aggregate_posterior(model, iter_batches(ids[rows], corpus.lengths[rows], cfg.batch_size))
-        save_checkpoint(run_dir / f"{name}.safetensors", model, vocab, config, state,
-                        optimizer if with_optimizer else None,
-                        extra_tensors={"aggregate_mean": mean, "aggregate_cov": cov})
+        for name in names:  # 'best' holds no optimizer state: it is for use, 'last' is for --resume
+            save_checkpoint(run_dir / f"{name}.safetensors", model, vocab, config, state,
+                            optimizer if name == "last" else None,
+                            extra_tensors={"aggregate_mean": mean, "aggregate_cov": cov})
 
     def run_validation() -> dict[str, float]:
         beta = kl_weight_at(state["step"], cfg)
@@ -244,10 +245,10 @@ def fit(
                "elapsed_s": round(state["elapsed_s"], 2)}
         log.add({k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()})
         log.flush()
-        if result["loss"] < state["best_val_loss"]:
+        improved = result["loss"] < state["best_val_loss"]
+        if improved:
             state["best_val_loss"] = result["loss"]
-            save("best", with_optimizer=False)
-        save("last", with_optimizer=True)
+        save(("best", "last") if improved else ("last",))
         return result
 
     started = time.monotonic()
