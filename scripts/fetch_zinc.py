@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import io
 import os
 import subprocess
@@ -26,6 +25,8 @@ import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from molvae.data import file_sha256 as sha256
+
 WHEEL = "molsets-0.3.1-py3-none-any.whl"
 WHEEL_SHA256 = "7f4450e3ebecebe79c3a2a55950c93daddee071120daf64a163d03481e811d34"
 SPLITS = {
@@ -33,14 +34,6 @@ SPLITS = {
     "test.csv.gz": "moses/dataset/data/test.csv.gz",
     "test_scaffolds.csv.gz": "moses/dataset/data/test_scaffolds.csv.gz",
 }
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fetch_wheel(moses_dir: Path) -> Path:
