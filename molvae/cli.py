@@ -75,6 +75,8 @@ def train(data: Path, config_file: Path | None, out: Path | None, resume: Path |
     else:
         config = load_config(config_file).with_overrides(overrides)
     result = fit(data, config, out=out, resume=resume, progress=not quiet)
+    if result.rank != 0:  # under torchrun, rank 0 speaks for all
+        return
     v = result.last_validation
     click.echo(
         f"stopped by {result.stopped_by} at step {result.step} (epoch {result.epoch}); "

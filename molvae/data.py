@@ -350,21 +350,23 @@ def bucket_batches(
     """Batches (positions into ``lengths``) of similar length, in a shuffled order fixed by (seed, epoch).
 
     Molecules are shuffled, cut into pools of 64 batches, sorted by length inside each pool and cut into
-    batches; the batch order is shuffled again. With ``world_size > 1`` each rank takes every world_size-th batch
-    (the list is truncated to a multiple of world_size so all ranks run the same number of steps).
+    batches; the batch order is shuffled again. With ``world_size`` > 1, ``batch_size`` is per process: global
+    batches of ``batch_size * world_size`` are formed exactly as a single process with that batch size would, and
+    rank r takes rows r, r + world_size, ... of each, so the ranks' batches together are the single-process batch
+    (a last global batch too small to give every rank a row is dropped).
     """
+    global_size = batch_size * world_size
     rng = np.random.default_rng([seed, epoch])
     order = rng.permutation(len(lengths))
-    pool = batch_size * 64
+    pool = global_size * 64
     batches = []
     for start in range(0, len(order), pool):
         chunk = order[start : start + pool]
         chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+        batches.extend(chunk[i : i + global_size] for i in range(0, len(chunk), global_size))
     batches = [batches[i] for i in rng.permutation(len(batches))]
     if world_size > 1:
-        usable = len(batches) - len(batches) % world_size
-        batches = batches[rank:usable:world_size]
+        batches = [b[rank::world_size] for b in batches if len(b) >= world_size]
     return batches
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pandas as pd
+
+from molvae.outputs import atomic_write
 
 
 def plot_loss_curve(metrics_csv: Path, target: Path) -> Path | None:
@@ -33,6 +36,8 @@ def plot_loss_curve(metrics_csv: Path, target: Path) -> Path | None:
         axes[2].set_xlabel("step")
         axes[2].legend()
     fig.tight_layout()
-    fig.savefig(target, dpi=80)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
     plt.close(fig)
+    atomic_write(target, buffer.getvalue())
     return target

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from molvae import chem
@@ -34,7 +35,8 @@ from molvae.data import (
     split_indices,
     write_rejected_report,
 )
-from molvae.device import autocast, resolve_device
+from molvae.device import autocast
+from molvae.distributed import any_true, barrier, init_from_env, main_first, mean_over_ranks, shutdown
 from molvae.errors import ConfigError, DataError, TrainingError
 from molvae.model import VAE, reparameterize, vae_loss
 from molvae.outputs import atomic_write
@@ -57,6 +59,8 @@ class TrainResult:
     best_val_loss: float
     last_validation: dict[str, float]
     stopped_by: str  # epochs | max_steps | max_time | interrupt
+    model: VAE  # the trained model (on its training device)
+    rank: int = 0  # this process's rank under torchrun (0 alone)
 
 
 def default_run_dir(data: Path) -> Path:
@@ -178,9 +182,14 @@ def fit(
     resume: str | Path | None = None,
     progress: bool = True,
 ) -> TrainResult:
-    """Train a VAE on a SMILES file into a run folder (new, or ``resume``'s); returns where it stopped."""
+    """Train a VAE on a SMILES file into a run folder (new, or ``resume``'s); returns where it stopped.
+
+    Under torchrun every process calls this: batches are sharded (``batch_size`` is per process), gradients are
+    averaged by DistributedDataParallel, logged figures are averaged over ranks, and only rank 0 validates and
+    writes files.
+    """
     cfg = config.train
-    device = resolve_device(cfg.device)
+    ctx, device = init_from_env(cfg.device)
     max_time = parse_duration(cfg.max_time)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
@@ -194,8 +203,11 @@ def fit(
         run_dir = Path(out) if out is not None else default_run_dir(data)
         if run_dir.exists() and any(run_dir.iterdir()):
             raise ConfigError(f"run folder {run_dir} exists and is not empty; choose another --out or --resume it")
+    barrier(ctx)  # every rank has checked the folder before rank 0 creates it
 
-    corpus = load_corpus(data, config.data.smiles_column, config.data.max_length, config.data.strict)
+    # rank 0 parses the file and fills the token-id cache; the other ranks then read the cache
+    corpus = main_first(ctx, lambda: load_corpus(data, config.data.smiles_column, config.data.max_length,
+                                                 config.data.strict))
     vocab = checkpoint.vocab if checkpoint else corpus.vocab
     ids = remap_to_vocab(corpus, vocab) if checkpoint else corpus.ids
     train_idx, val_idx = split_indices(len(corpus.smiles), config.data.val_fraction, cfg.seed)
@@ -209,23 +221,32 @@ def fit(
         model.load_state_dict(checkpoint.model_state)
     model.to(device).train()
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
-    state: dict[str, Any] = {"step": 0, "epoch": 0, "batch": 0, "best_val_loss": math.inf, "elapsed_s": 0.0}
+    state: dict[str, Any] = {"step": 0, "epoch": 0, "batch": 0, "best_val_loss": math.inf, "elapsed_s": 0.0,
+                             "world_size": ctx.world_size}
     if checkpoint:
         if checkpoint.optimizer_state is None or checkpoint.rng_state is None:
             raise ConfigError(f"{run_dir}/last.safetensors holds no optimizer state; it cannot be resumed")
         optimizer.load_state_dict(checkpoint.optimizer_state)
         torch.set_rng_state(checkpoint.rng_state)
         state.update(checkpoint.train_state)
-    else:
+        written_by = state.get("world_size", 1)
+        if written_by != ctx.world_size:  # the global batch changed size: keep the position in the epoch
+            state["batch"] = state["batch"] * written_by // ctx.world_size
+            state["world_size"] = ctx.world_size
+    elif ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(run_dir / "config.toml", to_toml(config).encode())
         atomic_write(run_dir / "versions.json", json.dumps(versions(), indent=2).encode())
-    write_rejected_report(corpus.rejected, run_dir / "rejected.csv")
+    if ctx.enabled:  # each rank its own noise (word dropout, eps), reproducible for a given world size
+        torch.manual_seed(cfg.seed + 7919 * ctx.rank + state["step"])
+    if ctx.is_main:
+        write_rejected_report(corpus.rejected, run_dir / "rejected.csv")
     state["data"] = {"path": str(data.resolve()), "sha256": corpus.sha256, "n_molecules": len(corpus.smiles),
                      "n_train": len(train_idx), "n_val": len(val_idx)}
+    trainer = DistributedDataParallel(model) if ctx.enabled else model
 
     log = MetricsLog(run_dir / "metrics.csv", after_step=state["step"] if checkpoint else None)
-    n_per_epoch = len(bucket_batches(train_lengths, cfg.batch_size, cfg.seed, 0))
+    n_per_epoch = len(bucket_batches(train_lengths, cfg.batch_size, cfg.seed, 0, ctx.rank, ctx.world_size))
     total = cfg.epochs * n_per_epoch
     if cfg.max_steps:
         total = min(total, cfg.max_steps)
@@ -239,16 +260,19 @@ def fit(
                             extra_tensors={"aggregate_mean": mean, "aggregate_cov": cov})
 
     def run_validation() -> dict[str, float]:
-        beta = kl_weight_at(state["step"], cfg)
-        result = validate(model, vocab, val_ids, val_lengths, val_smiles, config, beta, device)
-        row = {**result, "step": state["step"], "epoch": state["epoch"], "split": "val", "beta": beta,
-               "elapsed_s": round(state["elapsed_s"], 2)}
-        log.add({k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()})
-        log.flush()
-        improved = result["loss"] < state["best_val_loss"]
-        if improved:
-            state["best_val_loss"] = result["loss"]
-        save(("best", "last") if improved else ("last",))
+        result: dict[str, float] = {}
+        if ctx.is_main:
+            beta = kl_weight_at(state["step"], cfg)
+            result = validate(model, vocab, val_ids, val_lengths, val_smiles, config, beta, device)
+            row = {**result, "step": state["step"], "epoch": state["epoch"], "split": "val", "beta": beta,
+                   "elapsed_s": round(state["elapsed_s"], 2)}
+            log.add({k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()})
+            log.flush()
+            improved = result["loss"] < state["best_val_loss"]
+            if improved:
+                state["best_val_loss"] = result["loss"]
+            save(("best", "last") if improved else ("last",))
+        barrier(ctx)
         return result
 
     started = time.monotonic()
@@ -257,11 +281,11 @@ def fit(
     last_validation: dict[str, float] = {}
     validated_at = -1
     stopped_by = "epochs"
-    bar = tqdm(total=total, initial=state["step"], disable=not progress, desc="train", unit="step", leave=True,
-               dynamic_ncols=True)
+    bar = tqdm(total=total, initial=state["step"], disable=not (progress and ctx.is_main), desc="train", unit="step",
+               leave=True, dynamic_ncols=True)
     with _StopFlag() as flag:
         while state["epoch"] < cfg.epochs and stopped_by == "epochs":
-            batches = bucket_batches(train_lengths, cfg.batch_size, cfg.seed, state["epoch"])
+            batches = bucket_batches(train_lengths, cfg.batch_size, cfg.seed, state["epoch"], ctx.rank, ctx.world_size)
             while state["batch"] < len(batches):
                 rows = train_idx[batches[state["batch"]]]
                 batch_ids, batch_lengths = (t.to(device) for t in collate(ids, corpus.lengths, rows))
@@ -270,10 +294,16 @@ def fit(
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 with autocast(device, cfg.precision):
-                    out = model(batch_ids, batch_lengths, word_dropout=cfg.word_dropout)
+                    out = trainer(batch_ids, batch_lengths, word_dropout=cfg.word_dropout)
                 terms = vae_loss(out["logits"], out["targets"], out["mu"], out["logvar"], beta, cfg.free_bits,
                                  vocab.pad_id)
-                if not torch.isfinite(terms["loss"]):
+                # one collective a step settles what every rank must agree on
+                not_finite, out_of_time, interrupted = any_true(ctx, [
+                    not bool(torch.isfinite(terms["loss"])),
+                    max_time is not None and time.monotonic() - started >= max_time,
+                    flag.stop,
+                ])
+                if not_finite:
                     raise TrainingError(
                         f"the loss became {float(terms['loss'].detach())} at step {step + 1}; stopped. The last good "
                         f"checkpoint is {run_dir / 'last.safetensors'} (try a lower lr or clip_grad)"
@@ -293,13 +323,15 @@ def fit(
                 bar.update(1)
                 if state["step"] % cfg.log_every == 0:
                     seconds = time.perf_counter() - window["t0"]
-                    row = {k: round(window[k] / window["n"], 5) for k in ("loss", "reconstruction", "kl",
-                                                                          "token_accuracy")}
+                    means = mean_over_ranks(ctx, {k: window[k] / window["n"] for k in
+                                                  ("loss", "reconstruction", "kl", "token_accuracy")})
+                    row = {k: round(v, 5) for k, v in means.items()}
                     row.update(step=state["step"], epoch=state["epoch"], split="train", beta=round(beta, 6),
-                               lr=round(lr, 8), molecules_per_s=round(window["molecules"] / seconds, 1),
-                               elapsed_s=round(state["elapsed_s"], 2))
-                    log.add(row)
-                    log.flush()
+                               lr=round(lr, 8), elapsed_s=round(state["elapsed_s"], 2),
+                               molecules_per_s=round(window["molecules"] * ctx.world_size / seconds, 1))
+                    if ctx.is_main:
+                        log.add(row)
+                        log.flush()
                     bar.set_postfix(loss=row["loss"], rec=row["reconstruction"], kl=row["kl"], beta=round(beta, 4),
                                     acc=row["token_accuracy"])
                     window = {"n": 0, "molecules": 0, "t0": time.perf_counter()}
@@ -307,26 +339,27 @@ def fit(
                     state["epoch"], state["batch"] = state["epoch"] + 1, 0
                 if cfg.max_steps and state["step"] >= cfg.max_steps:
                     stopped_by = "max_steps"
-                elif max_time is not None and time.monotonic() - started >= max_time:
+                elif out_of_time:
                     stopped_by = "max_time"
-                elif flag.stop:
+                elif interrupted:
                     stopped_by = "interrupt"
                 if state["step"] % cfg.val_every == 0 or (stopped_by != "epochs"):
                     last_validation = run_validation()
                     validated_at = state["step"]
                     window["t0"] = time.perf_counter()
-                    bar.set_postfix(val_loss=round(last_validation["loss"], 3),
-                                    rec_rate=round(last_validation["reconstruction_rate"], 3),
-                                    valid=round(last_validation["prior_validity"], 3))
+                    if last_validation:
+                        bar.set_postfix(val_loss=round(last_validation["loss"], 3),
+                                        rec_rate=round(last_validation["reconstruction_rate"], 3),
+                                        valid=round(last_validation["prior_validity"], 3))
                 if stopped_by != "epochs" or state["batch"] == 0:
                     break
     bar.close()
     if validated_at != state["step"]:
         last_validation = run_validation()
-    try:
+    if ctx.is_main:
         from molvae.plots import plot_loss_curve
 
         plot_loss_curve(run_dir / "metrics.csv", run_dir / "loss_curve.png")
-    except ImportError:  # pragma: no cover - matplotlib is a dependency; a broken install costs the plot only
-        pass
-    return TrainResult(run_dir, state["step"], state["epoch"], state["best_val_loss"], last_validation, stopped_by)
+    shutdown(ctx)
+    return TrainResult(run_dir, state["step"], state["epoch"], state["best_val_loss"], last_validation, stopped_by,
+                       model, ctx.rank)

@@ -171,9 +171,10 @@ def test_bucket_batches_cover_everything_once_with_similar_lengths() -> None:
     assert not np.array_equal(np.concatenate(bucket_batches(lengths, 32, seed=1, epoch=1)), flat)
 
 
-def test_bucket_batches_shard_evenly_across_ranks() -> None:
+def test_ranks_together_see_the_single_process_batches() -> None:
     lengths = np.arange(1000) % 40
-    shards = [bucket_batches(lengths, 16, seed=0, epoch=0, rank=r, world_size=3) for r in range(3)]
-    assert len({len(s) for s in shards}) == 1
-    seen = np.concatenate([np.concatenate(s) for s in shards])
-    assert len(seen) == len(set(seen.tolist()))
+    single = bucket_batches(lengths, 48, seed=0, epoch=2)
+    shards = [bucket_batches(lengths, 16, seed=0, epoch=2, rank=r, world_size=3) for r in range(3)]
+    assert len({len(s) for s in shards}) == 1 and len(shards[0]) == len(single)
+    for i, batch in enumerate(single):
+        assert sorted(np.concatenate([s[i] for s in shards]).tolist()) == sorted(batch.tolist())
