@@ -234,5 +234,60 @@ def interpolate(start: str, end: str, steps: int, method: str, model_path: Path 
     _emit(pd.DataFrame({"smiles": vae.interpolate(start, end, n_steps=steps, method=method)}), output)
 
 
+@main.command()
+@click.argument("samples", type=click.Path(path_type=Path))
+@click.option("--reference", "references", multiple=True,
+              help="NAME=FILE or FILE (repeatable; the first is 'Test'). Default: data/moses/test.csv.gz as Test and "
+                   "data/moses/test_scaffolds.csv.gz as TestSF when present.")
+@click.option("--train", "train_file", type=click.Path(path_type=Path), default=None,
+              help="Training SMILES, for novelty.")
+@click.option("--fcd/--no-fcd", default=True, show_default=True, help="Frechet ChemNet Distance (needs fcd_torch).")
+@click.option("--n-reconstruct", type=int, default=1000, show_default=True,
+              help="With --model: reference molecules to reconstruct.")
+@click.option("--n-jobs", type=int, default=0, help="Processes for RDKit work (0: all cores).")
+@click.option("--output", type=click.Path(path_type=Path), default=None,
+              help="Folder for metrics.json, metrics.md, histograms.png, molecules.png.")
+@click.option("--force", is_flag=True, help="Write into an existing non-empty output folder.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@_model_option
+def evaluate(samples: Path, references: tuple[str, ...], train_file: Path | None, fcd: bool, n_reconstruct: int,
+             n_jobs: int, output: Path | None, force: bool, quiet: bool, model_path: Path | None, device: str) -> None:
+    """MOSES metrics of the SMILES in SAMPLES against reference sets (and reconstruction with --model)."""
+    from molvae.errors import ConfigError
+    from molvae.evaluate import evaluate_samples, load_reference, load_training_set, read_smiles
+
+    _check_sampling(1, 0.0, n_jobs)
+    if output is not None and output.exists() and (not output.is_dir() or any(output.iterdir())) and not force:
+        raise ConfigError(f"output folder {output} exists and is not empty; pass --force to write into it")
+    pairs = []
+    for i, item in enumerate(references):
+        name, _, path = item.rpartition("=") if "=" in item else ("Test" if i == 0 else f"Ref{i + 1}", "", item)
+        pairs.append((name, Path(path)))
+    if not pairs:
+        default = [("Test", Path("data/moses/test.csv.gz")), ("TestSF", Path("data/moses/test_scaffolds.csv.gz"))]
+        pairs = [(n, p) for n, p in default if p.exists()]
+    if not pairs:
+        raise ConfigError("no reference set: pass --reference FILE (or run scripts/fetch_zinc.py for data/moses/)")
+    generated = read_smiles(samples)
+    refs = [load_reference(name, path, n_jobs=n_jobs, fcd=fcd, progress=not quiet) for name, path in pairs]
+    train = load_training_set(train_file) if train_file is not None else None
+    result = evaluate_samples(generated, refs, train=train, n_jobs=n_jobs, fcd=fcd, progress=not quiet)
+    if model_path is not None:
+        from molvae.api import MolVAE
+        from molvae.reconstruction import reconstruction
+
+        vae = MolVAE.load(model_path, device=device)
+        held_out = read_smiles(pairs[0][1])[:n_reconstruct]
+        result.metrics.update(reconstruction(vae, held_out))
+    for key, value in result.metrics.items():
+        click.echo(f"{key:<22}{value:.4f}")
+    if output is not None:
+        from molvae.report import write_report
+
+        output.mkdir(parents=True, exist_ok=True)
+        for path in write_report(output, result, refs):
+            click.echo(f"wrote {path}", err=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

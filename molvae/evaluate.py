@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -115,6 +114,22 @@ def read_smiles(path: str | Path) -> list[str]:
     return [raw for _, raw in read_rows(path)[1]]
 
 
+@dataclass
+class Evaluation:
+    """Metrics of a generated set, with the valid canonical molecules and their features (for reports)."""
+
+    metrics: dict[str, float]
+    canonical: list[str]
+    features: Features | None
+
+
+def load_training_set(path: str | Path) -> set[str]:
+    """Canonical SMILES of a training file (cached like any corpus; long molecules kept)."""
+    from molvae.data import load_corpus
+
+    return set(load_corpus(path, max_length=1000).smiles)
+
+
 def evaluate_samples(
     smiles: Sequence[str],
     references: Sequence[Reference] = (),
@@ -122,7 +137,7 @@ def evaluate_samples(
     n_jobs: int = 0,
     fcd: bool = True,
     progress: bool = False,
-) -> dict[str, float]:
+) -> Evaluation:
     """The MOSES metric set of generated SMILES (invalid ones included) against each reference."""
     start = time.perf_counter()
     if not smiles:
@@ -132,7 +147,7 @@ def evaluate_samples(
     out["unique@1000"] = unique_at(canonical, 1000)
     out["unique@10000"] = unique_at(canonical, 10000)
     if not canonical:
-        return out
+        return Evaluation(out, canonical, None)
     generated = describe(canonical, n_jobs=n_jobs, progress=progress)
     for ref in references:
         if fcd:
@@ -147,4 +162,4 @@ def evaluate_samples(
     if train is not None:
         out["Novelty"] = novelty(canonical, train)
     out["seconds"] = time.perf_counter() - start
-    return {k: (float(v) if not isinstance(v, float) or not math.isnan(v) else v) for k, v in out.items()}
+    return Evaluation({k: float(v) for k, v in out.items()}, canonical, generated)

@@ -85,7 +85,7 @@ def main() -> None:
         for case, gen in cases.items():
             theirs = moses.get_all_metrics(gen, k=[1000, 10000], n_jobs=1, test=ref, test_scaffolds=ref_sf,
                                            train=train)
-            ours = evaluate_samples(gen, refs, train=train_set)
+            ours = evaluate_samples(gen, refs, train=train_set).metrics
             print(f"\n== {case} ({len(gen)} strings)\n{'metric':<16}{'molvae':>12}{'MOSES':>12}{'diff':>12}")
             for key, value in theirs.items():
                 mine = ours.get(key if "/" in key or key not in ("logP", "SA", "QED", "weight") else f"{key}/Test",
