@@ -1,0 +1,94 @@
+"""Train a config for a wall-time budget, sample, evaluate, and append a row to the quality results table.
+
+Usage:
+  python scripts/benchmark_quality.py --config configs/default.toml --budget 30m [--data data/zinc.csv]
+         [--n-samples 30000] [--temperature 1.0] [--results docs/quality] [--no-fcd]
+
+Needs the MOSES splits (python scripts/fetch_zinc.py). The row (config file and its full settings, budget, steps and
+molecules seen, hardware, every MOSES metric against Test and TestSF, novelty against the MOSES training split,
+reconstruction of 1,000 test molecules) is appended to RESULTS.json and RESULTS.md (a MOSES-style leaderboard with
+the published MOSES VAE row for comparison).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PUBLISHED = {"model": "MOSES VAE (published, GPU, 100 epochs)", "valid": 0.977, "unique@10000": 0.998,
+             "FCD/Test": 0.099, "SNN/Test": 0.626, "Frag/Test": 0.999, "Scaf/Test": 0.939, "IntDiv": 0.856,
+             "Filters": 0.997, "Novelty": 0.695}
+COLUMNS = ["valid", "unique@10000", "FCD/Test", "SNN/Test", "Frag/Test", "Scaf/Test", "FCD/TestSF", "IntDiv",
+           "Filters", "Novelty", "recon_greedy", "active_units"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--budget", default="30m", help="training wall time: 45s, 30m, 2h")
+    parser.add_argument("--data", type=Path, default=ROOT / "data" / "zinc.csv")
+    parser.add_argument("--n-samples", type=int, default=30_000)
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--results", type=Path, default=ROOT / "docs" / "quality")
+    parser.add_argument("--out", type=Path, default=None, help="run folder (default runs/quality-<config>-<time>)")
+    parser.add_argument("--no-fcd", action="store_true")
+    args = parser.parse_args()
+
+    from molvae import MolVAE
+    from molvae.config import load_config
+    from molvae.evaluate import evaluate_samples, load_reference, load_training_set, read_smiles
+    from molvae.reconstruction import reconstruction
+    from molvae.train import fit
+
+    moses = ROOT / "data" / "moses"
+    config = load_config(args.config).with_overrides({"max_time": args.budget, "epochs": 1000})
+    out = args.out or ROOT / "runs" / f"quality-{args.config.stem}-{datetime.now():%Y%m%d-%H%M%S}"
+    started = time.perf_counter()
+    result = fit(args.data, config, out=out)
+    train_seconds = time.perf_counter() - started
+    vae = MolVAE.load(out)
+    started = time.perf_counter()
+    samples = vae.sample(args.n_samples, temperature=args.temperature, seed=0)
+    sample_seconds = time.perf_counter() - started
+    refs = [load_reference("Test", moses / "test.csv.gz", fcd=not args.no_fcd),
+            load_reference("TestSF", moses / "test_scaffolds.csv.gz", fcd=not args.no_fcd)]
+    metrics = evaluate_samples(samples, refs, train=load_training_set(moses / "train.csv.gz"),
+                               fcd=not args.no_fcd).metrics
+    metrics.update(reconstruction(vae, read_smiles(moses / "test.csv.gz")[:1000]))
+    row = {
+        "model": f"molvae {args.config.name}, {args.budget} CPU",
+        "date": datetime.now().isoformat(timespec="seconds"),
+        "config_file": str(args.config),
+        "config": config.to_dict(),
+        "budget": args.budget,
+        "steps": result.step,
+        "molecules_seen": result.step * config.train.batch_size,
+        "train_seconds": round(train_seconds, 1),
+        "sample_seconds": round(sample_seconds, 1),
+        "temperature": args.temperature,
+        "n_samples": args.n_samples,
+        "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
+        **metrics,
+    }
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = args.results.with_suffix(".json"), args.results.with_suffix(".md")
+    rows = json.loads(json_path.read_text()) if json_path.exists() else []
+    rows.append(row)
+    json_path.write_text(json.dumps(rows, indent=2) + "\n")
+    header = "| model | budget | steps | " + " | ".join(COLUMNS) + " |"
+    lines = [header, "|" + "---|" * (len(COLUMNS) + 3)]
+    for r in [PUBLISHED, *rows]:
+        cells = [f"{r[c]:.3f}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in COLUMNS]
+        lines.append(f"| {r['model']} | {r.get('budget', '')} | {r.get('steps', '')} | " + " | ".join(cells) + " |")
+    md_path.write_text("# Quality benchmark (python scripts/benchmark_quality.py)\n\n" + "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
