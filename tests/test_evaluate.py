@@ -51,3 +51,15 @@ def test_fcd_of_a_set_with_itself_is_near_zero(tmp_path: Path) -> None:
     ref = load_reference("Test", DATA, n_jobs=1, fcd=True)
     smiles = [line.split(",")[0] for line in DATA.read_text().splitlines()[1:]]
     assert abs(evaluate_samples(smiles, [ref], n_jobs=1).metrics["FCD/Test"]) < 1e-3
+
+
+def test_streamed_chemnet_statistics_equal_fcd_torch_precalc() -> None:
+    fcd_torch = pytest.importorskip("fcd_torch")
+    import numpy as np
+
+    from molvae.evaluate import chemnet_stats
+
+    smiles = [line.split(",")[0] for line in DATA.read_text().splitlines()[1:]]
+    model = fcd_torch.FCD(device="cpu", n_jobs=1)
+    theirs, ours = model.precalc(smiles), chemnet_stats(model, smiles, chunk=70)
+    assert np.allclose(ours["mu"], theirs["mu"], atol=1e-6) and np.allclose(ours["sigma"], theirs["sigma"], atol=1e-6)
