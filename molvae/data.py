@@ -23,6 +23,7 @@ import torch
 
 from molvae import chem
 from molvae.errors import DataError, TokenizeError
+from molvae.outputs import atomic_write
 from molvae.tokenizer import _TOKEN_PATTERN, PAD_ID, Vocabulary, tokenize
 
 READER_VERSION = 1
@@ -252,9 +253,7 @@ def _save_cache(target: Path, corpus: Corpus) -> None:
         lengths=corpus.lengths,
         meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
     )
-    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(buffer.getvalue())
-    os.replace(tmp, target)
+    atomic_write(target, buffer.getvalue())
 
 
 def _load_cache(target: Path, path: Path) -> Corpus | None:
@@ -326,9 +325,7 @@ def write_rejected_report(rejected: Sequence[Rejected], target: str | Path) -> P
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["line", "raw", "reason"])
     writer.writerows([r.line, r.raw, r.reason] for r in rejected)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(buffer.getvalue(), encoding="utf-8")
-    os.replace(tmp, target)
+    atomic_write(target, buffer.getvalue().encode("utf-8"))
     return target
 
 

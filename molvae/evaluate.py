@@ -165,12 +165,15 @@ def evaluate_samples(
     if not canonical:
         return Evaluation(out, canonical, None)
     generated = describe(canonical, n_jobs=n_jobs, progress=progress)
+    if fcd and references:
+        missing = [ref.name for ref in references if ref.fcd is None]
+        if missing:
+            raise ConfigError(f"reference(s) {missing} were loaded without FCD statistics")
+        model = _fcd_model(n_jobs)
+        generated_stats = chemnet_stats(model, canonical)  # once, whatever the number of references
     for ref in references:
         if fcd:
-            if ref.fcd is None:
-                raise ConfigError(f"reference {ref.name} was loaded without FCD statistics")
-            model = _fcd_model(n_jobs)
-            out[f"FCD/{ref.name}"] = float(model.metric(ref.fcd, chemnet_stats(model, canonical)))
+            out[f"FCD/{ref.name}"] = float(model.metric(ref.fcd, generated_stats))
         out.update(compare(generated, ref.features, ref.name))
     out["IntDiv"] = internal_diversity(generated.fingerprints, 1)
     out["IntDiv2"] = internal_diversity(generated.fingerprints, 2)
