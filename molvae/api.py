@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -280,6 +281,75 @@ class MolVAE:
         summary["seconds"] = time.perf_counter() - start
         summary["molecules_per_s"] = n / summary["seconds"]
         return frame.reset_index(drop=True), summary
+
+    # ---------------------------------------------------------------------------------------------- properties
+
+    def fit_properties(
+        self, data: str | Path, properties: Sequence[str] | str, smiles_column: str | None = None,
+        max_molecules: int = 50_000, val_fraction: float = 0.1, epochs: int = 100, seed: int = 0,
+    ) -> dict[str, dict[str, float]]:
+        """Fit the property predictor on the encoded molecules of a frozen VAE; returns held-out MAE and R^2.
+
+        ``properties``: numeric columns of the .csv ``data`` ('logP,qed,SAS' or a list). Up to ``max_molecules``
+        rows (drawn by seed) are encoded (posterior means); ``val_fraction`` of them are held out for the errors.
+        The head replaces any earlier one; ``save`` writes the model with it.
+        """
+        from molvae.config import property_names
+        from molvae.data import read_properties, split_indices
+        from molvae.properties import fit_head, predict, prediction_errors
+
+        names = property_names(properties) if isinstance(properties, str) else [str(p).strip() for p in properties]
+        if not names:
+            raise ConfigError("properties: name at least one numeric column, e.g. 'logP,qed,SAS'")
+        _check_count("max_molecules", max_molecules)
+        _check_count("epochs", epochs)
+        self.config = self.config.with_overrides({"properties": ",".join(names)})  # checks the names first
+        corpus = load_corpus(data, smiles_column, self.config.data.max_length)
+        rows = np.random.default_rng(seed).permutation(len(corpus.smiles))[:max_molecules]
+        rows.sort()
+        targets = read_properties(corpus.path, names, corpus.lines[rows])
+        z = self.encode([corpus.smiles[i] for i in rows], errors="skip")
+        usable = ~torch.isnan(z).any(dim=1).numpy()
+        z, targets = z[torch.from_numpy(usable)], targets[usable]
+        train_idx, val_idx = split_indices(len(z), val_fraction, seed)
+        head = fit_head(z[train_idx], targets[train_idx], self.config.model.predictor_hidden, epochs=epochs,
+                        seed=seed)
+        errors = prediction_errors(predict(head, z[val_idx]), targets[val_idx], names)
+        self.model.property_head = head.to(self.device)
+        self.model.n_properties = len(names)
+        self.checkpoint.config = self.config
+        self.checkpoint.train_state = {**self.checkpoint.train_state, "property_errors": errors,
+                                       "property_fit": {"data": str(Path(data).resolve()), "sha256": corpus.sha256,
+                                                        "n_train": len(train_idx), "n_val": len(val_idx)}}
+        return errors
+
+    def predict_properties(self, smiles: Sequence[str] | str) -> pd.DataFrame:
+        """The property predictor's values for molecules (NaN rows for ones the model cannot encode)."""
+        if self.model.property_head is None:
+            raise CheckpointError(f"{self.source} has no property predictor; fit one with fit_properties()")
+        from molvae.properties import predict
+
+        smiles = [smiles] if isinstance(smiles, str) else list(smiles)
+        z = self.encode(smiles, errors="skip")
+        values = predict(self.model.property_head.cpu(), torch.nan_to_num(z))
+        values[torch.isnan(z).any(dim=1).numpy()] = np.nan
+        self.model.property_head.to(self.device)
+        return pd.DataFrame(values, columns=self.config.data.property_list).assign(smiles=smiles)
+
+    def save(self, path: str | Path, force: bool = False) -> Path:
+        """Write this model (with its property predictor and aggregate posterior) as one checkpoint file."""
+        from molvae.checkpoint import save_checkpoint
+        from molvae.outputs import check_writable
+
+        check_writable(Path(path), force)
+        return save_checkpoint(path, self.model, self.vocab, self.config, self.checkpoint.train_state,
+                               extra=self.checkpoint.extra, extra_tensors=self.checkpoint.extra_tensors)
+
+    def optimize(self, objective: str | Callable[[str], float | None], **options: Any) -> pd.DataFrame:
+        """Latent-space optimization; see ``molvae.optimize.optimize`` for the options."""
+        from molvae.optimize import optimize
+
+        return optimize(self, objective, **options)
 
     @staticmethod
     def score(smiles: Sequence[str | None], n_jobs: int = 0, progress: bool = False) -> pd.DataFrame:

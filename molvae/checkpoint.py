@@ -53,7 +53,7 @@ class Checkpoint:
 
     def build_model(self) -> VAE:
         """The model with these weights, on CPU, in eval mode."""
-        model = VAE(self.config.model, len(self.vocab), self.vocab.pad_id)
+        model = VAE(self.config.model, len(self.vocab), self.vocab.pad_id, len(self.config.data.property_list))
         try:
             model.load_state_dict(self.model_state, strict=True)
         except RuntimeError as exc:

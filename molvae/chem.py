@@ -9,8 +9,8 @@ import contextlib
 import math
 from collections.abc import Iterator, Sequence
 
-from rdkit import Chem, RDLogger
-from rdkit.Chem import QED, Crippen, Descriptors
+from rdkit import Chem, DataStructs, RDLogger
+from rdkit.Chem import QED, Crippen, Descriptors, rdFingerprintGenerator
 from rdkit.Chem.rdchem import Mol
 from rdkit.Contrib.SA_Score import sascorer
 
@@ -105,6 +105,25 @@ def penalized_logp(mol: Mol, standardized: bool = True) -> float:
     return (
         (log_p - _LOGP_MEAN) / _LOGP_STD + (sa - _SA_MEAN) / _SA_STD + (cycle - _CYCLE_MEAN) / _CYCLE_STD
     )
+
+
+def morgan_fingerprint(mol: Mol, radius: int = 2, n_bits: int = 2048) -> DataStructs.ExplicitBitVect:
+    """Morgan (ECFP-like) bit vector; radius 2, 2048 bits is the JT-VAE similarity protocol."""
+    return rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits).GetFingerprint(mol)
+
+
+def tanimoto(a: Mol, b: Mol) -> float:
+    """Tanimoto similarity of the Morgan r2 2048-bit fingerprints of two molecules."""
+    return float(DataStructs.TanimotoSimilarity(morgan_fingerprint(a), morgan_fingerprint(b)))
+
+
+_LONG_CHAIN = Chem.MolFromSmarts("-".join(["[C;!R;!$(C=*);!$(C#*)]"] * 8))
+
+
+def has_long_chain(mol: Mol) -> bool:
+    """True for a chain of 8 or more acyclic sp3 carbons: the degenerate strings latent optimizers of (penalized)
+    logP run off to."""
+    return mol.HasSubstructMatch(_LONG_CHAIN)
 
 
 def properties(smiles: str) -> dict[str, float]:

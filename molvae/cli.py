@@ -85,6 +85,9 @@ def train(data: Path, config_file: Path | None, out: Path | None, resume: Path |
         f"run folder {result.run_dir}",
         err=True,
     )
+    for name, error in v.get("property_errors", {}).items():
+        click.echo(f"property {name}: validation MAE {error['mae']:.4f}, R^2 {error['r2']:.3f} (n = {error['n']})",
+                   err=True)
 
 
 def _model_option(func):  # noqa: ANN001, ANN202
@@ -287,6 +290,116 @@ def evaluate(samples: Path, references: tuple[str, ...], train_file: Path | None
         output.mkdir(parents=True, exist_ok=True)
         for path in write_report(output, result, refs):
             click.echo(f"wrote {path}", err=True)
+
+
+@main.command("fit-properties")
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--properties", required=True, help="Numeric columns of DATA to predict, e.g. 'logP,qed,SAS'.")
+@click.option("--output", type=click.Path(path_type=Path), required=True, help="The new checkpoint (.safetensors).")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@click.option("--smiles-column", default=None, help="SMILES column of DATA.")
+@click.option("--max-molecules", type=int, default=50_000, show_default=True, help="Rows encoded (drawn by seed).")
+@click.option("--epochs", type=int, default=100, show_default=True, help="Passes of the predictor over them.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@_model_option
+def fit_properties(data: Path, properties: str, output: Path, force: bool, smiles_column: str | None,
+                   max_molecules: int, epochs: int, seed: int, model_path: Path | None, device: str) -> None:
+    """Fit a property predictor on z of a frozen model; write the model with it to OUTPUT."""
+    from molvae.api import MolVAE
+    from molvae.outputs import check_writable
+
+    check_writable(output, force, (".safetensors",))
+    vae = MolVAE.load(model_path, device=device)
+    errors = vae.fit_properties(data, properties, smiles_column, max_molecules, epochs=epochs, seed=seed)
+    path = vae.save(output, force=force)
+    for name, error in errors.items():
+        click.echo(f"{name:<16}held-out MAE {error['mae']:.4f}  R^2 {error['r2']:.3f}  (n = {error['n']})")
+    click.echo(f"wrote {path}", err=True)
+
+
+def _load_objective(text: str):  # noqa: ANN202
+    """A built-in objective name, or 'module:function' / 'path/file.py:function' (the user's own oracle)."""
+    from molvae.errors import ConfigError
+    from molvae.optimize import OBJECTIVES
+
+    if text.lower() in OBJECTIVES or ":" not in text:
+        return text
+    import importlib
+    import importlib.util
+
+    where, _, name = text.rpartition(":")
+    try:
+        if where.endswith(".py"):
+            spec = importlib.util.spec_from_file_location(Path(where).stem, where)
+            if spec is None or spec.loader is None or not Path(where).is_file():
+                raise ConfigError(f"--objective {text}: no Python file {where}")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(where)
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the user's module failed to import: say so in one line
+        raise ConfigError(f"--objective {text}: cannot import {where}: {type(exc).__name__}: {exc}") from exc
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise ConfigError(f"--objective {text}: {where} has no function {name!r}")
+    return fn
+
+
+@main.command()
+@click.option("--objective", required=True,
+              help="qed | logp | penalized_logp | similarity (with --target) | module:function | file.py:function")
+@click.option("--start", "start_file", type=click.Path(path_type=Path), default=None,
+              help="File of start molecules (.csv/.smi); required by gradient and by --similarity.")
+@click.option("--method", type=click.Choice(["gradient", "bo", "random"]), default="gradient", show_default=True)
+@click.option("--budget", type=int, default=1000, show_default=True, help="Objective (oracle) calls at most.")
+@click.option("--n-steps", type=int, default=50, show_default=True, help="Steps (gradient) or rounds (bo, random).")
+@click.option("--similarity", type=float, default=None, help="Keep molecules with Tanimoto to their start >= this.")
+@click.option("--target", default=None, help="Target SMILES of the similarity objective.")
+@click.option("--max-sa", type=float, default=None, help="Keep molecules with SA score <= this.")
+@click.option("--allow-degenerate", is_flag=True, help="Keep molecules with chains of 8+ acyclic sp3 carbons.")
+@click.option("--radius", type=float, default=0.5, show_default=True, help="Search radius around start z (bo, random).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--smiles-column", default=None, help="SMILES column of the start file.")
+@_model_option
+@_output_options
+def optimize(objective: str, start_file: Path | None, method: str, budget: int, n_steps: int,
+             similarity: float | None, target: str | None, max_sa: float | None, allow_degenerate: bool,
+             radius: float, seed: int, smiles_column: str | None, model_path: Path | None, device: str,
+             output: Path | None, force: bool) -> None:
+    """Optimize molecules in latent space: CSV of start,start_score,smiles,score,similarity,sa,step,oracle_calls,
+    method, best first (the z of each row goes to OUTPUT with suffix .z.npy)."""
+    from molvae.api import MolVAE
+    from molvae.data import read_rows
+    from molvae.errors import OptimizationError
+    from molvae.optimize import as_array
+    from molvae.outputs import check_writable, write_array
+
+    check_writable(output, force, (".csv",))
+    fn = _load_objective(objective)
+    start = [raw for _, raw in read_rows(start_file, smiles_column)[1] if raw] if start_file is not None else None
+    vae = MolVAE.load(model_path, device=device)
+
+    def emit(frame) -> None:  # noqa: ANN001
+        _emit(frame.drop(columns="z"), output)
+        if output is not None and len(frame):
+            write_array(as_array(frame), output.with_name(output.name[: -len(".csv")] + ".z.npy"))
+
+    try:
+        frame = vae.optimize(fn, start=start, method=method, n_steps=n_steps, budget=budget, similarity=similarity,
+                             seed=seed, target=target, max_sa=max_sa, allow_degenerate=allow_degenerate,
+                             radius=radius, progress=True)
+    except OptimizationError as exc:
+        if exc.results is not None:
+            emit(exc.results)
+            click.echo(f"{len(exc.results)} molecules found before the objective failed were written", err=True)
+        raise
+    emit(frame)
+    left = ", ".join(f"{v} {k}" for k, v in frame.attrs["left_out"].items() if v)
+    best = f"; best {frame.score.iloc[0]:.4f} {frame.smiles.iloc[0]}" if len(frame) else ""
+    click.echo(f"{len(frame)} molecules kept, {frame.attrs['oracle_calls']} oracle calls"
+               + (f" (left out: {left})" if left else "") + best, err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -52,10 +52,24 @@ class DataConfig:
     max_length: int = 100  # SMILES tokens per molecule, begin/end tokens not counted
     val_fraction: float = 0.05  # held-out share of the molecules, drawn by seed
     strict: bool = False  # fail at the first bad row instead of skipping and reporting it
+    properties: str = ""  # numeric columns the property predictor learns, comma-separated ('logP,qed,SAS'); '' none
 
     def __post_init__(self) -> None:
         _check_positive_ints(self, ("max_length",))
         _check_fraction("val_fraction", self.val_fraction, low_open=True)
+        names = property_names(self.properties)
+        _check(len(set(names)) == len(names), "properties", self.properties, "distinct column names")
+
+    @property
+    def property_list(self) -> list[str]:
+        return property_names(self.properties)
+
+
+def property_names(text: str) -> list[str]:
+    """'logP, qed,SAS' -> ['logP', 'qed', 'SAS'] (blank entries dropped)."""
+    if not isinstance(text, str):
+        raise ConfigError(f"properties = {text!r}; expected comma-separated column names, e.g. 'logP,qed,SAS'")
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 @dataclass(frozen=True)
@@ -72,12 +86,14 @@ class ModelConfig:
     decoder_hidden: int = 512
     decoder_layers: int = 2
     decoder_dropout: float = 0.0
+    predictor_hidden: int = 128  # width of the property predictor's two hidden layers (used with data.properties)
 
     def __post_init__(self) -> None:
         _check(self.embedding in EMBEDDINGS, "embedding", self.embedding, f"one of {EMBEDDINGS}")
         _check_positive_ints(
             self,
-            ("embedding_dim", "encoder_hidden", "encoder_layers", "latent_dim", "decoder_hidden", "decoder_layers"),
+            ("embedding_dim", "encoder_hidden", "encoder_layers", "latent_dim", "decoder_hidden", "decoder_layers",
+             "predictor_hidden"),
         )
         _check_fraction("encoder_dropout", self.encoder_dropout)
         _check_fraction("decoder_dropout", self.decoder_dropout)
@@ -102,6 +118,7 @@ class TrainConfig:
     kl_cycle_steps: int = 20_000  # cyclical only: length of one cycle
     free_bits: float = 0.0  # per-dimension KL floor in nats (0: off)
     word_dropout: float = 0.0  # share of decoder input tokens replaced by pad
+    property_weight: float = 1.0  # weight of the property predictor's loss (mean squared error of standardized values)
     val_every: int = 1000  # steps between validations (and checkpoints)
     log_every: int = 50  # steps between metrics.csv rows
     n_val_reconstruct: int = 500  # validation molecules greedily reconstructed at each validation
@@ -115,7 +132,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _check_positive_ints(self, ("batch_size", "epochs", "kl_warmup_steps", "kl_cycle_steps", "val_every"))
         _check_positive_ints(self, ("log_every", "n_val_reconstruct", "n_val_samples", "n_aggregate"))
-        for name in ("lr", "lr_min", "clip_grad", "kl_start", "kl_weight", "free_bits"):
+        for name in ("lr", "lr_min", "clip_grad", "kl_start", "kl_weight", "free_bits", "property_weight"):
             value = getattr(self, name)
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
             _check(ok and value >= 0, name, value, "a finite number >= 0")

@@ -114,30 +114,43 @@ def _pick_column(path: Path, header: list[str], wanted: str | None) -> int:
     return 0
 
 
-def read_rows(path: str | Path, smiles_column: str | None = None) -> tuple[str, list[tuple[int, str]]]:
-    """The SMILES column of a file: (column name, [(1-based line, stripped raw value), ...])."""
-    path = Path(path)
+def _text_lines(path: Path) -> tuple[str, list[str]]:
     text = _read_text(path)
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-    name = path.name.lower()
-    if name.endswith((".smi", ".smi.gz", ".txt", ".txt.gz")):
+    return text, [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _is_plain_list(path: Path) -> bool:
+    return path.name.lower().endswith((".smi", ".smi.gz", ".txt", ".txt.gz"))
+
+
+def _csv_records(path: Path) -> list[list[str]]:
+    """The rows of a .csv/.tsv file (header first) as lists of cells."""
+    text, lines = _text_lines(path)
+    if not lines:
+        raise DataError(f"{path}: the file is empty; expected a header row and one molecule per row")
+    delimiter = "\t" if ".tsv" in path.name.lower() else ","
+    csv.field_size_limit(max(csv.field_size_limit(), min(len(text) + 1, 2**31 - 1)))  # a huge cell is a row to report
+    try:
+        return list(csv.reader(lines, delimiter=delimiter))
+    except csv.Error as exc:
+        raise DataError(f"{path}: not a valid CSV file ({exc})") from exc
+
+
+def read_rows(path: str | Path, smiles_column: str | None = None) -> tuple[str, list[tuple[int, str]]]:
+    """The SMILES column of a file: (column name, [(1-based line, stripped raw value), ...])."""
+    path = Path(path)
+    if _is_plain_list(path):
         if smiles_column is not None:
             raise DataError(f"{path}: --smiles-column applies to .csv/.tsv files; a .smi/.txt file has SMILES first")
+        _, lines = _text_lines(path)
         rows = [(i + 1, (line.split(maxsplit=1) or [""])[0]) for i, line in enumerate(lines)]
         if rows and rows[0][1].lower() == "smiles":
             rows = rows[1:]
         return "", rows
-    if not lines:
-        raise DataError(f"{path}: the file is empty; expected a header row and one molecule per row")
-    delimiter = "\t" if ".tsv" in name else ","
-    csv.field_size_limit(max(csv.field_size_limit(), min(len(text) + 1, 2**31 - 1)))  # a huge cell is a row to report
-    try:
-        parsed = list(csv.reader(lines, delimiter=delimiter))
-    except csv.Error as exc:
-        raise DataError(f"{path}: not a valid CSV file ({exc})") from exc
+    parsed = _csv_records(path)
     header = parsed[0]
     col = _pick_column(path, header, smiles_column)
     column = header[col].strip() if header else ""
@@ -146,6 +159,39 @@ def read_rows(path: str | Path, smiles_column: str | None = None) -> tuple[str, 
         column, start = "", 0  # a one-column file without a header: its first row is a molecule
     rows = [(i + 1, (r[col] if col < len(r) else "").strip()) for i, r in enumerate(parsed) if i >= start]
     return column, rows
+
+
+def read_properties(path: str | Path, names: Sequence[str], lines: np.ndarray) -> np.ndarray:
+    """Numeric columns ``names`` of a .csv/.tsv file at the given 1-based lines: (N, P) float32.
+
+    Empty and NaN cells become NaN (the value is unknown: the predictor's loss skips it); any other text that is not
+    a number is an error naming file, line, column and value.
+    """
+    path = Path(path)
+    if _is_plain_list(path):
+        raise DataError(f"{path}: property columns need a .csv/.tsv file with a header; a .smi/.txt file has none")
+    parsed = _csv_records(path)
+    header = [h.strip() for h in parsed[0]]
+    missing = [name for name in names if name not in header]
+    if missing:
+        raise DataError(f"{path}: no column(s) {missing} for the property predictor; the columns are {header}")
+    columns = [header.index(name) for name in names]
+    out = np.full((len(lines), len(names)), np.nan, dtype=np.float32)
+    for row, line in enumerate(np.asarray(lines)):
+        cells = parsed[int(line) - 1]
+        for j, (name, col) in enumerate(zip(names, columns)):
+            cell = cells[col].strip() if col < len(cells) else ""
+            if cell.lower() in EMPTY_CELLS:
+                continue
+            try:
+                value = float(cell)
+            except ValueError:
+                raise DataError(f"{path}:{line}: column {name!r} holds {cell[:50]!r}; expected a number "
+                                "(or an empty cell for an unknown value)") from None
+            if not np.isfinite(value):
+                raise DataError(f"{path}:{line}: column {name!r} holds {cell!r}; expected a finite number")
+            out[row, j] = value
+    return out
 
 
 def _canonicalize(raws: list[str]) -> list[str | None]:

@@ -47,3 +47,13 @@ class TrainingError(MolVAEError, RuntimeError):
     """Training cannot go on (a non-finite loss, say); the last good checkpoint is kept."""
 
     exit_code = 5
+
+
+class OptimizationError(MolVAEError, RuntimeError):
+    """The user's objective failed during latent optimization; ``results`` holds the rows found before it did."""
+
+    exit_code = 6
+
+    def __init__(self, message: str, results: object = None) -> None:
+        super().__init__(message)
+        self.results = results

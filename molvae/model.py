@@ -63,14 +63,43 @@ def _gather_time(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return x.gather(1, index.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
 
 
-class VAE(nn.Module):
-    """Encoder, latent Gaussian and decoder of the SMILES VAE."""
+class PropertyHead(nn.Module):
+    """MLP from z (B, Z) to P standardized properties (B, P); ``mean``/``std`` (P,) undo the standardization."""
 
-    def __init__(self, config: ModelConfig, vocab_size: int, pad_id: int = 0) -> None:
+    def __init__(self, latent_dim: int, n_properties: int, hidden: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(latent_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, n_properties)
+        )
+        self.register_buffer("mean", torch.zeros(n_properties))
+        self.register_buffer("std", torch.ones(n_properties))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Standardized predictions (B, P)."""
+        return self.net(z.float())
+
+    def predict(self, z: torch.Tensor) -> torch.Tensor:
+        """Predictions in the data's units (B, P)."""
+        return self.forward(z) * self.std + self.mean
+
+
+def property_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the known (non-NaN) entries of standardized targets (B, P); 0 when none is known."""
+    known = ~torch.isnan(target)
+    if not bool(known.any()):
+        return predicted.sum() * 0.0
+    return (predicted[known] - target[known]).pow(2).mean()
+
+
+class VAE(nn.Module):
+    """Encoder, latent Gaussian and decoder of the SMILES VAE, and (``n_properties`` > 0) a property head on mu."""
+
+    def __init__(self, config: ModelConfig, vocab_size: int, pad_id: int = 0, n_properties: int = 0) -> None:
         super().__init__()
         self.config = config
         self.vocab_size = vocab_size
         self.pad_id = pad_id
+        self.n_properties = n_properties
         if config.embedding == "learned":
             self.embedding = nn.Embedding(vocab_size, config.embedding_dim)
         else:  # one-hot: the identity matrix as an embedding is the same thing computed faster
@@ -100,6 +129,9 @@ class VAE(nn.Module):
             dropout=config.decoder_dropout if config.decoder_layers > 1 else 0.0,
         )
         self.head = nn.Linear(config.decoder_hidden, vocab_size)
+        self.property_head = (
+            PropertyHead(config.latent_dim, n_properties, config.predictor_hidden) if n_properties > 0 else None
+        )
 
     @property
     def latent_dim(self) -> int:
@@ -154,7 +186,8 @@ class VAE(nn.Module):
     def forward(
         self, ids: torch.Tensor, lengths: torch.Tensor, word_dropout: float = 0.0, sample: bool = True
     ) -> dict[str, torch.Tensor]:
-        """Encode, sample z, decode with teacher forcing. ids (B, T) as bos..eos pad -> logits (B, T-1, V)."""
+        """Encode, sample z, decode with teacher forcing. ids (B, T) as bos..eos pad -> logits (B, T-1, V); with a
+        property head also ``properties`` (B, P), standardized predictions from mu."""
         mu, logvar = self.encode(ids, lengths)
         z = reparameterize(mu, logvar) if sample else mu
         inputs = ids[:, :-1]
@@ -162,4 +195,7 @@ class VAE(nn.Module):
             drop = torch.rand(inputs.shape, device=inputs.device) < word_dropout
             drop[:, 0] = False  # keep bos
             inputs = inputs.masked_fill(drop, self.pad_id)
-        return {"logits": self.decode(z, inputs), "targets": ids[:, 1:], "mu": mu, "logvar": logvar, "z": z}
+        out = {"logits": self.decode(z, inputs), "targets": ids[:, 1:], "mu": mu, "logvar": logvar, "z": z}
+        if self.property_head is not None:
+            out["properties"] = self.property_head(mu)
+        return out

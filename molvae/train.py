@@ -32,21 +32,23 @@ from molvae.data import (
     collate,
     iter_batches,
     load_corpus,
+    read_properties,
     split_indices,
     write_rejected_report,
 )
 from molvae.device import autocast
 from molvae.distributed import any_true, barrier, init_from_env, main_first, mean_over_ranks, shutdown
 from molvae.errors import ConfigError, DataError, TrainingError
-from molvae.model import VAE, reparameterize, vae_loss
+from molvae.model import VAE, property_loss, reparameterize, vae_loss
 from molvae.outputs import atomic_write
+from molvae.properties import prediction_errors, standardization
 from molvae.sampling import aggregate_posterior, decode_z
 from molvae.schedules import kl_weight_at, lr_at
 from molvae.tokenizer import Vocabulary
 
 METRIC_COLUMNS = [
     "step", "epoch", "split", "loss", "reconstruction", "kl", "beta", "lr", "token_accuracy",
-    "reconstruction_rate", "prior_validity", "active_units", "molecules_per_s", "elapsed_s",
+    "reconstruction_rate", "prior_validity", "active_units", "property_loss", "molecules_per_s", "elapsed_s",
 ]
 RESUMABLE = {"epochs", "max_steps", "max_time", "device", "threads", "val_every", "log_every"}
 
@@ -116,8 +118,10 @@ def validate(
     config: Config,
     beta: float,
     device: torch.device,
+    properties: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """Validation loss terms, active units, greedy reconstruction rate and prior-sample validity.
+    """Validation loss terms, active units, greedy reconstruction rate and prior-sample validity; with a property
+    head and standardized targets (N, P), ``property_loss`` and ``property_errors`` (MAE, R^2 per property).
 
     Uses its own seeded generator, so validating does not change the training run's random stream.
     """
@@ -147,6 +151,14 @@ def validate(
                                                    device=device), generator=generator)
     result["reconstruction_rate"] = sum(chem.canonical_smiles(d) == s for d, s in zip(decoded, smiles)) / max(1, n_rec)
     result["prior_validity"] = sum(chem.is_valid(s) for s in prior) / len(prior)
+    if model.property_head is not None and properties is not None:
+        with torch.no_grad():
+            predicted = model.property_head(mu_all.to(device)).float().cpu()
+        target = torch.from_numpy(properties)
+        result["property_loss"] = float(property_loss(predicted, target))
+        mean, std = (b.cpu().numpy() for b in (model.property_head.mean, model.property_head.std))
+        result["property_errors"] = prediction_errors(predicted.numpy() * std + mean, properties * std + mean,
+                                                      config.data.property_list)
     model.train()
     return result
 
@@ -215,8 +227,15 @@ def fit(
     val_ids, val_lengths = ids[val_idx], corpus.lengths[val_idx]
     val_smiles = [corpus.smiles[i] for i in val_idx]
 
+    names = config.data.property_list
+    targets = read_properties(data, names, corpus.lines) if names else None  # (N, P), data units
     torch.manual_seed(cfg.seed)
-    model = VAE(config.model, len(vocab), vocab.pad_id)
+    model = VAE(config.model, len(vocab), vocab.pad_id, len(names))
+    if targets is not None and model.property_head is not None:
+        mean, std = standardization(targets[train_idx])
+        model.property_head.mean.copy_(torch.from_numpy(mean))
+        model.property_head.std.copy_(torch.from_numpy(std))
+        targets = (targets - mean) / std  # standardized; NaN stays NaN (unknown)
     if checkpoint:
         model.load_state_dict(checkpoint.model_state)
     model.to(device).train()
@@ -263,7 +282,10 @@ def fit(
         result: dict[str, float] = {}
         if ctx.is_main:
             beta = kl_weight_at(state["step"], cfg)
-            result = validate(model, vocab, val_ids, val_lengths, val_smiles, config, beta, device)
+            result = validate(model, vocab, val_ids, val_lengths, val_smiles, config, beta, device,
+                              targets[val_idx] if targets is not None else None)
+            if "property_errors" in result:
+                state["property_errors"] = result["property_errors"]
             row = {**result, "step": state["step"], "epoch": state["epoch"], "split": "val", "beta": beta,
                    "elapsed_s": round(state["elapsed_s"], 2)}
             log.add({k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()})
@@ -297,6 +319,10 @@ def fit(
                     out = trainer(batch_ids, batch_lengths, word_dropout=cfg.word_dropout)
                 terms = vae_loss(out["logits"], out["targets"], out["mu"], out["logvar"], beta, cfg.free_bits,
                                  vocab.pad_id)
+                if targets is not None:
+                    terms["property_loss"] = property_loss(out["properties"].float(),
+                                                           torch.from_numpy(targets[rows]).to(device))
+                    terms["loss"] = terms["loss"] + cfg.property_weight * terms["property_loss"]
                 # one collective a step settles what every rank must agree on
                 not_finite, out_of_time, interrupted = any_true(ctx, [
                     not bool(torch.isfinite(terms["loss"])),
@@ -316,15 +342,16 @@ def fit(
                 state["step"] += 1
                 state["batch"] += 1
                 state["elapsed_s"] = elapsed_before + time.monotonic() - started
-                for key in ("loss", "reconstruction", "kl", "token_accuracy"):
+                logged = ("loss", "reconstruction", "kl", "token_accuracy") + (("property_loss",) if targets is not None
+                                                                                else ())
+                for key in logged:
                     window[key] = window.get(key, 0.0) + float(terms[key].detach())
                 window["n"] += 1
                 window["molecules"] += len(rows)
                 bar.update(1)
                 if state["step"] % cfg.log_every == 0:
                     seconds = time.perf_counter() - window["t0"]
-                    means = mean_over_ranks(ctx, {k: window[k] / window["n"] for k in
-                                                  ("loss", "reconstruction", "kl", "token_accuracy")})
+                    means = mean_over_ranks(ctx, {k: window[k] / window["n"] for k in logged})
                     row = {k: round(v, 5) for k, v in means.items()}
                     row.update(step=state["step"], epoch=state["epoch"], split="train", beta=round(beta, 6),
                                lr=round(lr, 8), elapsed_s=round(state["elapsed_s"], 2),

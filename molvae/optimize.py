@@ -1,0 +1,399 @@
+"""Latent-space optimization: move z towards better molecules and decode them, with the true objective in the loop.
+
+Methods (``optimize(..., method=...)``):
+- ``gradient``: normalized gradient ascent on the property predictor from encoded start molecules, minus a prior
+  (density) penalty ``prior_weight * |z|^2 / 2``; every point of the path is decoded greedily and scored by the
+  objective (the oracle).
+- ``bo``: Bayesian optimization over z with BoTorch (extra ``bo``): a GP on (z, oracle score); each round decodes
+  the ``batch`` points of highest (log) expected improvement among a pool of candidates, inside a box of
+  ``radius`` around the start molecules' z (within +-3 of the prior).
+- ``random``: points ``z_start + radius * eps`` (or prior draws without start molecules): the baseline.
+
+The oracle counts and caches calls (by canonical SMILES), so ``budget`` bounds the calls of a slow user objective.
+Rows that break a constraint (similarity to their start below ``similarity``, SA above ``max_sa``, invalid, a
+degenerate long carbon chain unless ``allow_degenerate``) are left out of the results and counted in
+``frame.attrs``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from molvae import chem
+from molvae.errors import ConfigError, OptimizationError
+
+if TYPE_CHECKING:
+    from molvae.api import MolVAE
+
+OBJECTIVES = ("qed", "logp", "penalized_logp", "similarity")
+METHODS = ("gradient", "bo", "random")
+COLUMNS = ["start", "start_score", "smiles", "score", "similarity", "sa", "step", "oracle_calls", "method", "z"]
+# What the property predictor must predict for each objective's gradient: (column names accepted, sign) per term.
+SURROGATES = {
+    "qed": [(("qed", "QED"), 1.0)],
+    "logp": [(("logP", "logp", "LogP"), 1.0)],
+    "penalized_logp": [(("logP", "logp", "LogP"), 1.0), (("SAS", "SA", "sa", "sas"), -1.0)],
+}
+
+
+class _BudgetSpent(Exception):
+    pass
+
+
+class Oracle:
+    """f(smiles) -> float | None on canonical SMILES, cached, counted and stopped at ``budget`` calls."""
+
+    def __init__(self, fn: Callable[[str], float | None], budget: int, name: str = "objective") -> None:
+        self.fn, self.budget, self.name = fn, budget, name
+        self.calls = 0
+        self.cache: dict[str, float | None] = {}
+
+    @property
+    def spent(self) -> bool:
+        return self.calls >= self.budget
+
+    def __call__(self, smiles: str) -> float | None:
+        if smiles in self.cache:
+            return self.cache[smiles]
+        if self.calls >= self.budget:
+            raise _BudgetSpent
+        self.calls += 1
+        try:
+            value = self.fn(smiles)
+        except Exception as exc:  # noqa: BLE001 - the user's code: any failure ends the run with its message
+            raise OptimizationError(
+                f"the {self.name} raised {type(exc).__name__}: {exc} (on {smiles!r}, oracle call {self.calls})"
+            ) from exc
+        if value is not None:
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise OptimizationError(f"the {self.name} returned {value!r} for {smiles!r}; expected a number "
+                                        "or None") from None
+            value = value if math.isfinite(value) else None
+        self.cache[smiles] = value
+        return value
+
+
+def build_objective(objective: str | Callable[[str], float | None], target: str | None = None) -> tuple[str, Callable]:
+    """(name, f(canonical smiles) -> float | None) for a built-in objective name or a user callable."""
+    if callable(objective):
+        return getattr(objective, "__name__", "objective"), objective
+    if not isinstance(objective, str) or objective.lower() not in OBJECTIVES:
+        raise ConfigError(f"objective = {objective!r}; expected one of {OBJECTIVES} or a callable f(smiles) -> float")
+    name = objective.lower()
+    if name == "similarity":
+        target_mol = chem.to_mol(target) if isinstance(target, str) else None
+        if target_mol is None:
+            raise ConfigError(f"objective 'similarity' needs target = a valid SMILES string, got {target!r}")
+    elif target is not None:
+        raise ConfigError(f"target is used by objective 'similarity' only, not {name!r}")
+    scorers = {"qed": chem.qed, "logp": chem.logp, "penalized_logp": chem.penalized_logp}
+
+    def score(smiles: str) -> float | None:
+        mol = chem.to_mol(smiles)
+        if mol is None:
+            return None
+        return chem.tanimoto(mol, target_mol) if name == "similarity" else scorers[name](mol)
+
+    score.__name__ = name
+    return name, score
+
+
+@dataclass
+class _Run:
+    """The rows found so far, and what was left out."""
+
+    vae: Any
+    oracle: Oracle
+    method: str
+    starts: list[str]
+    start_mols: list[Any]
+    start_scores: list[float | None]
+    similarity: float | None
+    max_sa: float | None
+    allow_degenerate: bool
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    left_out: dict[str, int] = field(default_factory=lambda: {"invalid": 0, "similarity": 0, "sa": 0,
+                                                                "degenerate": 0})
+    bar: Any = None
+
+    def evaluate(self, z: torch.Tensor, owners: Sequence[int], step: int) -> list[float | None]:
+        """Decode z (b, Z) greedily, score each molecule, keep the rows that meet the constraints; the scores (None
+        where invalid) come back for the optimizer. ``owners[i]``: index of the start molecule of row i (-1: none)."""
+        decoded = self.vae.decode(z)
+        scores: list[float | None] = []
+        for i, smiles in enumerate(decoded):
+            if smiles is None:
+                self.left_out["invalid"] += 1
+                scores.append(None)
+                continue
+            before = self.oracle.calls
+            value = self.oracle(smiles)
+            if self.bar is not None and self.oracle.calls > before:
+                self.bar.update(self.oracle.calls - before)
+            scores.append(value)
+            if value is None:
+                self.left_out["invalid"] += 1
+                continue
+            mol = chem.to_mol(smiles)
+            owner = owners[i]
+            sim = chem.tanimoto(mol, self.start_mols[owner]) if owner >= 0 else float("nan")
+            sa = chem.sa_score(mol)
+            if self.similarity is not None and owner >= 0 and sim < self.similarity:
+                self.left_out["similarity"] += 1
+                continue
+            if self.max_sa is not None and sa > self.max_sa:
+                self.left_out["sa"] += 1
+                continue
+            if not self.allow_degenerate and chem.has_long_chain(mol):
+                self.left_out["degenerate"] += 1
+                continue
+            self.rows.append({
+                "start": self.starts[owner] if owner >= 0 else "",
+                "start_score": self.start_scores[owner] if owner >= 0 else float("nan"),
+                "smiles": smiles, "score": value, "similarity": sim, "sa": sa, "step": step,
+                "oracle_calls": self.oracle.calls, "method": self.method, "z": z[i].detach().cpu().numpy().copy(),
+            })
+        return scores
+
+    def frame(self) -> pd.DataFrame:
+        frame = pd.DataFrame(self.rows, columns=COLUMNS)
+        frame = frame.sort_values(["score", "oracle_calls"], ascending=[False, True], kind="stable")
+        frame = frame.drop_duplicates(["start", "smiles"]).reset_index(drop=True)
+        frame.attrs.update(oracle_calls=self.oracle.calls, left_out=dict(self.left_out), method=self.method,
+                           objective=self.oracle.name)
+        return frame
+
+
+def _surrogate(vae: Any, name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Standardized predictor output(s) for the objective, summed with signs: z (B, Z) -> (B,)."""
+    head = getattr(vae.model, "property_head", None)
+    if name not in SURROGATES or head is None:
+        why = "this model has no property predictor" if head is None else f"no predictor exists for {name!r}"
+        raise ConfigError(f"method 'gradient' needs a property predictor of the objective ({why}); fit one with "
+                          "`molvae fit-properties` or train with --properties, or use method 'bo' or 'random'")
+    names = vae.config.data.property_list
+    terms = []
+    for accepted, sign in SURROGATES[name]:
+        found = [i for i, n in enumerate(names) if n in accepted]
+        if not found:
+            raise ConfigError(f"objective {name!r} needs the predictor to predict one of {accepted}; it predicts "
+                              f"{names}")
+        terms.append((found[0], sign))
+    return lambda z: sum(sign * head(z)[:, index] for index, sign in terms)
+
+
+def _gradient(run: _Run, z0: torch.Tensor, owners: list[int], n_steps: int, step_size: float,
+              prior_weight: float, name: str) -> None:
+    surrogate = _surrogate(run.vae, name)
+    head = run.vae.model.property_head
+    head.eval()
+    z = z0.clone()
+    for step in range(1, n_steps + 1):
+        z.requires_grad_(True)
+        value = surrogate(z) - prior_weight * 0.5 * z.pow(2).sum(dim=1)
+        (grad,) = torch.autograd.grad(value.sum(), z)
+        z = (z + step_size * grad / grad.norm(dim=1, keepdim=True).clamp(min=1e-12)).detach()
+        run.evaluate(z, owners, step)
+
+
+def _random(run: _Run, z0: torch.Tensor | None, owners: list[int], n_steps: int, radius: float, n_points: int,
+            generator: torch.Generator) -> None:
+    for step in range(1, n_steps + 1):
+        if z0 is None:
+            z = torch.randn(n_points, run.vae.latent_dim, generator=generator)
+        else:
+            z = z0 + radius * torch.randn(z0.shape, generator=generator)
+        run.evaluate(z, owners, step)
+
+
+def _bo(run: _Run, z0: torch.Tensor | None, owners: list[int], y0: list[float | None], n_steps: int, radius: float,
+        batch: int, generator: torch.Generator, max_points: int = 512, pool: int = 2048) -> None:
+    try:
+        from botorch.acquisition import LogExpectedImprovement
+        from botorch.fit import fit_gpytorch_mll
+        from botorch.models import SingleTaskGP
+        from gpytorch.mlls import ExactMarginalLogLikelihood
+    except ImportError as exc:
+        raise ConfigError("method 'bo' needs BoTorch: pip install 'molvae[bo]'") from exc
+    dim = run.vae.latent_dim
+    if z0 is None:
+        centre, spread = torch.zeros(dim), torch.full((dim,), 2.0)
+    else:
+        centre = (z0.min(0).values + z0.max(0).values) / 2
+        spread = (z0.max(0).values - z0.min(0).values) / 2 + radius
+    lower = torch.maximum(centre - spread, torch.full((dim,), -3.0)).double()
+    upper = torch.minimum(centre + spread, torch.full((dim,), 3.0)).double()
+    lower, upper = torch.minimum(lower, upper - 1e-3), torch.maximum(upper, lower + 1e-3)
+    xs = [] if z0 is None else [z0[i] for i in range(len(z0))]
+    ys = [] if z0 is None else list(y0)
+    if not xs:  # a first design from the box
+        z = lower.float() + (upper - lower).float() * torch.rand(batch, dim, generator=generator)
+        ys.extend(run.evaluate(z, [-1] * batch, 0))
+        xs.extend(z)
+    owner_of = owners[0] if len(set(owners)) == 1 else -1  # one start: every candidate is one of its neighbours
+    for step in range(1, n_steps + 1):
+        known = [v for v in ys if v is not None]
+        if not known:
+            z = lower.float() + (upper - lower).float() * torch.rand(batch, dim, generator=generator)
+        else:
+            worst = min(known)
+            y = torch.tensor([v if v is not None else worst for v in ys], dtype=torch.float64)
+            x = torch.stack(xs).double()
+            if len(x) > max_points:  # exact GP cost grows as n^3: keep the best half and the most recent half
+                best = torch.argsort(y, descending=True)[: max_points // 2]
+                recent = torch.arange(len(x) - max_points // 2, len(x))
+                keep = torch.unique(torch.cat([best, recent]))
+                x, y = x[keep], y[keep]
+            unit = (x - lower) / (upper - lower)
+            y_std = (y - y.mean()) / y.std().clamp(min=1e-9) if len(y) > 1 else y - y.mean()
+            with warnings.catch_warnings():  # BoTorch's notes on data scaling and early stopping are not news here
+                warnings.simplefilter("ignore")
+                model = SingleTaskGP(unit, y_std.unsqueeze(-1))
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), max_attempts=1,
+                                     optimizer_kwargs={"options": {"maxiter": 50}})
+            except Exception:  # noqa: BLE001 - a GP that fails to fit keeps its initial hyperparameters
+                pass
+            acquisition = LogExpectedImprovement(model, best_f=y_std.max())
+            # the batch: the q best of a candidate pool (random points of the box and small moves of the best
+            # points so far) by analytic log EI; cheap next to joint q-point optimization, and as good here
+            top = unit[torch.argsort(y_std, descending=True)[:8]]
+            moves = top.repeat(pool // 16, 1) + 0.05 * torch.randn(len(top) * (pool // 16), dim, generator=generator,
+                                                                   dtype=torch.float64)
+            cand = torch.cat([torch.rand(pool // 2, dim, generator=generator, dtype=torch.float64),
+                              moves.clamp(0.0, 1.0)])
+            with torch.no_grad():
+                ei = torch.cat([acquisition(chunk.unsqueeze(1)) for chunk in cand.split(512)])
+            candidates = cand[torch.argsort(ei, descending=True)[:batch]]
+            z = (lower + candidates.detach() * (upper - lower)).float()
+        ys.extend(run.evaluate(z, [owner_of] * len(z), step))
+        xs.extend(z)
+
+
+def optimize(
+    vae: MolVAE,
+    objective: str | Callable[[str], float | None],
+    start: Sequence[str] | None = None,
+    method: str = "gradient",
+    n_steps: int = 50,
+    budget: int = 1000,
+    similarity: float | None = None,
+    seed: int = 0,
+    target: str | None = None,
+    max_sa: float | None = None,
+    allow_degenerate: bool = False,
+    radius: float = 0.5,
+    step_size: float = 0.2,
+    prior_weight: float = 0.05,
+    batch: int = 16,
+    n_points: int = 100,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Optimize an objective in the latent space of ``vae``; every decoded candidate is scored by the objective.
+
+    Returns a DataFrame (start, start_score, smiles, score, similarity, sa, step, oracle_calls, method, z) of the
+    valid molecules found that meet the constraints, best first; ``z`` holds each row's latent vector (Z,).
+    ``frame.attrs`` holds ``oracle_calls`` and ``left_out`` (counts per broken constraint). With a similarity
+    constraint and ``bo``, each start molecule gets its own search with an equal share of the budget.
+
+    Raises ``ConfigError`` for bad arguments (before any oracle call) and ``OptimizationError`` when the objective
+    fails; its ``results`` holds the rows found before.
+    """
+    if method not in METHODS:
+        raise ConfigError(f"method = {method!r}; expected one of {METHODS}")
+    name, fn = build_objective(objective, target)
+    for label, value in (("n_steps", n_steps), ("budget", budget), ("batch", batch), ("n_points", n_points)):
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ConfigError(f"{label} = {value!r}; expected an integer > 0")
+    for label, value in (("radius", radius), ("step_size", step_size), ("prior_weight", prior_weight)):
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ConfigError(f"{label} = {value!r}; expected a finite number >= 0")
+    if similarity is not None and not (isinstance(similarity, (int, float)) and 0 <= similarity <= 1):
+        raise ConfigError(f"similarity = {similarity!r}; expected a number in [0, 1]")
+    starts = [start] if isinstance(start, str) else list(start or [])
+    if similarity is not None and not starts:
+        raise ConfigError("a similarity constraint needs start molecules")
+    if method == "gradient":
+        if not starts:
+            raise ConfigError("method 'gradient' starts from molecules: pass start=[...]")
+        _surrogate(vae, name)  # fail now if the predictor cannot serve this objective
+    canonical = []
+    for s in starts:
+        c = chem.canonical_smiles(s) if isinstance(s, str) else None
+        if c is None:
+            raise ConfigError(f"start molecule {s!r} is not a valid SMILES string")
+        canonical.append(c)
+    z0 = vae.encode(canonical) if canonical else None  # raises naming a molecule the vocabulary cannot express
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    oracle = Oracle(fn, budget, f"objective {name!r}")
+    mols = [chem.to_mol(c) for c in canonical]
+    bar = tqdm(total=budget, disable=not progress, desc=f"optimize {name} ({method})", unit="call")
+    run = _Run(vae, oracle, method, canonical, mols, [], similarity, max_sa, allow_degenerate, bar=bar)
+    try:
+        try:
+            run.start_scores = [oracle(c) for c in canonical]
+            bar.update(oracle.calls)
+            owners = list(range(len(canonical))) if canonical else [-1] * n_points
+            if method == "gradient":
+                _gradient(run, z0, owners, n_steps, step_size, prior_weight, name)
+            elif method == "random":
+                _random(run, z0, owners, n_steps, radius, n_points, generator)
+            elif similarity is not None and len(canonical) > 1:
+                share = max(1, (budget - oracle.calls) // len(canonical))
+                for i in range(len(canonical)):
+                    oracle.budget = min(budget, oracle.calls + share)
+                    try:
+                        _bo(run, z0[i : i + 1], [i], run.start_scores[i : i + 1], n_steps, radius, batch, generator)
+                    except _BudgetSpent:
+                        continue
+            else:
+                _bo(run, z0, [-1] * len(canonical), run.start_scores, n_steps, radius, batch, generator)
+        except _BudgetSpent:
+            pass
+    except OptimizationError as exc:
+        exc.results = run.frame()
+        raise
+    finally:
+        bar.close()
+    return run.frame()
+
+
+def best_molecules(frame: pd.DataFrame, k: int = 3) -> pd.DataFrame:
+    """The k best distinct molecules of a result frame."""
+    return frame.drop_duplicates("smiles").head(k).reset_index(drop=True)
+
+
+def improvement_summary(frame: pd.DataFrame, starts: Sequence[str]) -> dict[str, float]:
+    """The JT-VAE constrained-optimization figures: per start molecule, the best row that improves on it (score
+    above the start's); mean improvement and mean similarity over the successes, and the success rate."""
+    canonical = [chem.canonical_smiles(s) for s in starts]
+    improved = frame[frame.score > frame.start_score]
+    best = improved.sort_values("score", ascending=False).drop_duplicates("start")
+    n = len([c for c in canonical if c is not None])
+    gains = (best.score - best.start_score).to_numpy()
+    return {
+        "n_start": n,
+        "success": len(best) / max(1, n),
+        "mean_improvement": float(gains.mean()) if len(gains) else 0.0,
+        "std_improvement": float(gains.std()) if len(gains) else 0.0,
+        "mean_similarity": float(best.similarity.mean()) if len(best) else float("nan"),
+    }
+
+
+def as_array(frame: pd.DataFrame) -> np.ndarray:
+    """The rows' latent vectors stacked: (N, Z)."""
+    return np.stack(frame.z.to_list()) if len(frame) else np.zeros((0, 0), dtype=np.float32)

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from molvae import chem
+from molvae.api import MolVAE
+from molvae.errors import ConfigError, OptimizationError
+from molvae.optimize import Oracle, build_objective, improvement_summary
+
+
+@pytest.fixture(scope="module")
+def vae_with_predictor(overfit_model: tuple[Path, list[str]]) -> MolVAE:
+    path, _ = overfit_model
+    vae = MolVAE.load(path)
+    vae.fit_properties(path.parent / "train64.csv", "logP,qed,SAS", epochs=100, val_fraction=0.2)
+    return vae
+
+
+@pytest.fixture(scope="module")
+def low_qed(overfit_model: tuple[Path, list[str]]) -> list[str]:
+    """The five training molecules of lowest QED."""
+    frame = pd.read_csv(overfit_model[0].parent / "train64.csv")
+    return frame.sort_values("qed").smiles.head(5).tolist()
+
+
+def _qed(smiles: str) -> float:
+    return chem.qed(chem.to_mol(smiles))
+
+
+@pytest.mark.parametrize("method", ["gradient", "random", "bo"])
+def test_each_method_finds_a_better_molecule_than_its_start_set(vae_with_predictor, low_qed, method) -> None:
+    frame = vae_with_predictor.optimize("qed", start=low_qed, method=method, budget=60, n_steps=8, batch=8, seed=0)
+    assert len(frame) > 0
+    assert frame.score.max() > max(_qed(s) for s in low_qed)
+    # scores are the true objective of the returned molecules, best first, within the budget
+    assert np.allclose(frame.score, [_qed(s) for s in frame.smiles])
+    assert frame.score.is_monotonic_decreasing
+    assert frame.attrs["oracle_calls"] <= 60
+    assert frame.z.iloc[0].shape == (vae_with_predictor.latent_dim,)
+
+
+@pytest.mark.parametrize("method", ["random", "bo", "gradient"])
+def test_similarity_constraint_holds_for_every_returned_row(vae_with_predictor, low_qed, method) -> None:
+    frame = vae_with_predictor.optimize("qed", start=low_qed, method=method, budget=50, n_steps=5, batch=4,
+                                        similarity=0.4, radius=0.3, seed=1)
+    assert len(frame) > 0
+    assert (frame.similarity >= 0.4).all()
+    for row in frame.itertuples():
+        assert chem.tanimoto(chem.to_mol(row.smiles), chem.to_mol(row.start)) == pytest.approx(row.similarity)
+
+
+def test_user_callable_is_called_at_most_budget_times_and_never_twice_on_a_molecule(vae_with_predictor, low_qed) -> None:
+    calls: list[str] = []
+
+    def oracle(smiles: str) -> float:
+        calls.append(smiles)
+        return float(len(smiles))
+
+    frame = vae_with_predictor.optimize(oracle, start=low_qed, method="random", budget=12, n_steps=50, seed=0)
+    assert 0 < len(calls) <= 12
+    assert len(set(calls)) == len(calls)
+    assert frame.attrs["oracle_calls"] == len(calls)
+
+
+def test_a_raising_objective_gives_a_clear_error_and_keeps_the_results_so_far(vae_with_predictor, low_qed) -> None:
+    calls: list[str] = []
+
+    def flaky(smiles: str) -> float:
+        calls.append(smiles)
+        if len(calls) > 8:
+            raise ValueError("service down")
+        return _qed(smiles)
+
+    with pytest.raises(OptimizationError, match="raised ValueError: service down") as info:
+        vae_with_predictor.optimize(flaky, start=low_qed, method="random", budget=100, n_steps=50, seed=0)
+    assert isinstance(info.value.results, pd.DataFrame)
+    assert len(info.value.results) > 0
+    assert set(info.value.results.smiles) <= set(calls)
+
+
+@pytest.mark.parametrize("bad", [{"objective": "potency"}, {"objective": "qed", "method": "annealing"},
+                                 {"objective": "qed", "budget": 0}, {"objective": "similarity"},
+                                 {"objective": "qed", "similarity": 1.5}, {"objective": "qed", "start": ["C1CC"]}])
+def test_bad_arguments_are_refused_before_any_oracle_call(vae_with_predictor, low_qed, bad) -> None:
+    options = {"start": low_qed, "method": "random", **bad}
+    objective = options.pop("objective")
+    with pytest.raises(ConfigError):
+        vae_with_predictor.optimize(objective, **options)
+
+
+def test_gradient_needs_a_predictor_of_the_objective(overfit_model, low_qed) -> None:
+    plain = MolVAE.load(overfit_model[0])
+    with pytest.raises(ConfigError, match="property predictor"):
+        plain.optimize("qed", start=low_qed, method="gradient")
+
+
+def test_oracle_caches_counts_and_treats_non_finite_as_invalid() -> None:
+    values = {"C": 1.0, "CC": float("nan")}
+    oracle = Oracle(values.__getitem__, budget=2)
+    assert oracle("C") == 1.0 and oracle("C") == 1.0
+    assert oracle("CC") is None
+    assert oracle.calls == 2 and oracle.spent
+
+
+def test_similarity_objective_scores_the_target_as_one() -> None:
+    name, fn = build_objective("similarity", target="c1ccccc1O")
+    assert name == "similarity"
+    assert fn("Oc1ccccc1") == pytest.approx(1.0)
+    assert fn("CCCC") < 0.2
+
+
+def test_improvement_summary_counts_successes_per_start() -> None:
+    frame = pd.DataFrame({"start": ["CCO", "CCO", "CCN"], "start_score": [0.1, 0.1, 0.5],
+                          "score": [0.3, 0.2, 0.4], "similarity": [0.5, 0.6, 0.7]})
+    summary = improvement_summary(frame, ["CCO", "CCN"])
+    assert summary["success"] == 0.5
+    assert summary["mean_improvement"] == pytest.approx(0.2)
+    assert summary["mean_similarity"] == pytest.approx(0.5)
+
+
+def test_cli_optimize_writes_rows_and_z_and_loads_a_user_objective(overfit_model, low_qed, tmp_path) -> None:
+    start = tmp_path / "start.csv"
+    start.write_text("smiles\n" + "\n".join(low_qed) + "\n")
+    objective = tmp_path / "my_objective.py"
+    objective.write_text("def heavy(smiles):\n    return len(smiles)\n")
+    out = tmp_path / "found.csv"
+    cmd = [sys.executable, "-m", "molvae", "optimize", "--model", str(overfit_model[0]), "--objective",
+           f"{objective}:heavy", "--start", str(start), "--method", "random", "--budget", "15", "--output", str(out)]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    frame = pd.read_csv(out)
+    assert list(frame.columns[:4]) == ["start", "start_score", "smiles", "score"]
+    assert (frame.score == frame.smiles.str.len()).all()
+    assert np.load(tmp_path / "found.z.npy").shape == (len(frame), 32)
+    bad = subprocess.run(cmd[:-2] + ["--objective", "nope", "--output", str(tmp_path / "x.csv")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "objective = 'nope'" in bad.stderr and "Traceback" not in bad.stderr
