@@ -263,7 +263,7 @@ def _bo(run: _Run, z0: torch.Tensor | None, owners: list[int], y0: list[float | 
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), max_attempts=1,
+                    fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), max_attempts=1,
                                      optimizer_kwargs={"options": {"maxiter": 50}})
             except Exception:  # noqa: BLE001 - a GP that fails to fit keeps its initial hyperparameters
                 pass
