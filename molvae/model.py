@@ -177,11 +177,45 @@ class VAE(nn.Module):
         out, _ = self.decoder(x, self.initial_hidden(z))  # (B, T, H)
         return self.head(out)
 
-    def step(self, tokens: torch.Tensor, z: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One decoding step: tokens (B,), z (B, Z), h (L, B, H) -> logits (B, V), new h (L, B, H)."""
-        x = torch.cat([self.embedding(tokens), z.to(self.embedding.weight.dtype)], dim=-1).unsqueeze(1)
-        out, h = self.decoder(x, h)
-        return self.head(out.squeeze(1)), h
+    def latent_gates(self, z: torch.Tensor) -> torch.Tensor:
+        """z's share of the first decoder layer's input gates, input bias included: (B, Z) -> (B, 3H).
+
+        z enters the decoder at every step, but W_ih [e_t; z] + b_ih = W_e e_t + (W_z z + b_ih): the second term is
+        the same at every step of a molecule, so decoding computes it once per molecule instead of concatenating z
+        to every step's input (equivalence: tests/test_model.py).
+        """
+        e = self.embedding.embedding_dim
+        weight = self.decoder.weight_ih_l0
+        return F.linear(z.to(weight.dtype), weight[:, e:], self.decoder.bias_ih_l0)
+
+    def token_gates(self) -> torch.Tensor:
+        """Each token's share of the first decoder layer's input gates: (V, 3H) (the embedding times W_e)."""
+        e = self.embedding.embedding_dim
+        return self.embedding.weight @ self.decoder.weight_ih_l0[:, :e].T
+
+    def step(
+        self, tokens: torch.Tensor, gates: torch.Tensor, h: torch.Tensor, table: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One decoding step: tokens (B,), ``latent_gates(z)`` (B, 3H), h (L, B, H) -> logits (B, V), new h (L, B, H).
+
+        ``table`` is ``token_gates()``, computed once per decoding call (else here). Same numbers as running
+        ``self.decoder`` on [embedding(tokens); z] (eval mode: no dropout between layers).
+        """
+        table = self.token_gates() if table is None else table
+        gru = self.decoder
+        gi = table[tokens] + gates  # (B, 3H) input gates of layer 1
+        gh = F.linear(h[0], gru.weight_hh_l0, gru.bias_hh_l0)  # (B, 3H)
+        i_r, i_z, i_n = gi.chunk(3, dim=1)
+        h_r, h_z, h_n = gh.chunk(3, dim=1)
+        reset, update = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+        new = torch.tanh(torch.addcmul(i_n, reset, h_n))
+        x = new + update * (h[0] - new)  # (B, H): (1 - u) * n + u * h, PyTorch's GRU update
+        states = [x]
+        for layer in range(1, self.config.decoder_layers):
+            x = torch.gru_cell(x, h[layer], getattr(gru, f"weight_ih_l{layer}"), getattr(gru, f"weight_hh_l{layer}"),
+                               getattr(gru, f"bias_ih_l{layer}"), getattr(gru, f"bias_hh_l{layer}"))
+            states.append(x)
+        return self.head(x), torch.stack(states)
 
     def forward(
         self, ids: torch.Tensor, lengths: torch.Tensor, word_dropout: float = 0.0, sample: bool = True

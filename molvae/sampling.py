@@ -38,11 +38,12 @@ def decode_ids(
     out = torch.full((batch, max_length + 1), PAD_ID, dtype=torch.long, device=device)
     active = torch.arange(batch, device=device)  # rows of `out` still being decoded
     tokens = torch.full((batch,), BOS_ID, dtype=torch.long, device=device)
-    zs = z
+    gates = model.latent_gates(z)  # (B, 3H): z's constant share of the first layer's gates
+    table = model.token_gates()  # (V, 3H)
     h = model.initial_hidden(z)
     greedy = greedy or temperature <= 0
     for t in range(max_length + 1):
-        logits, h = model.step(tokens, zs, h)  # (b, V), (L, b, H)
+        logits, h = model.step(tokens, gates, h, table)  # (b, V), (L, b, H)
         logits = logits.float()
         logits[:, PAD_ID] = float("-inf")
         logits[:, BOS_ID] = float("-inf")
@@ -58,7 +59,7 @@ def decode_ids(
         if not bool(going.all()):
             if not bool(going.any()):
                 break
-            active, tokens, zs, h = active[going], tokens[going], zs[going], h[:, going]
+            active, tokens, gates, h = active[going], tokens[going], gates[going], h[:, going]
     model.train(was_training)
     return out
 
@@ -125,13 +126,14 @@ def beam_search_ids(model: VAE, z: torch.Tensor, max_length: int, width: int = 5
     batch, device = z.shape[0], z.device
     z_rep = z.repeat_interleave(width, dim=0)  # (B*k, Z)
     h = model.initial_hidden(z_rep)  # (L, B*k, H)
+    gates, table = model.latent_gates(z_rep), model.token_gates()
     scores = torch.full((batch, width), float("-inf"), device=device)
     scores[:, 0] = 0.0
     tokens = torch.full((batch * width,), BOS_ID, dtype=torch.long, device=device)
     seqs = torch.full((batch, width, max_length + 1), PAD_ID, dtype=torch.long, device=device)
     finished = torch.zeros(batch, width, dtype=torch.bool, device=device)
     for t in range(max_length + 1):
-        logits, h = model.step(tokens, z_rep, h)
+        logits, h = model.step(tokens, gates, h, table)
         logp = torch.log_softmax(logits.float(), dim=-1).view(batch, width, -1)  # (B, k, V)
         logp[..., PAD_ID] = float("-inf")
         logp[..., BOS_ID] = float("-inf")

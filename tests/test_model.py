@@ -45,16 +45,30 @@ def test_gradients_reach_the_encoder_through_the_sample() -> None:
     assert model.to_gaussian.weight.grad[TINY.latent_dim :].abs().sum() > 0  # log-variance rows: only via eps
 
 
-def test_teacher_forced_logits_equal_step_by_step_decoding() -> None:
+@pytest.mark.parametrize("config", [
+    TINY,
+    ModelConfig(encoder_hidden=16, latent_dim=6, decoder_hidden=20, decoder_layers=3, embedding="learned",
+                embedding_dim=5),
+    ModelConfig(encoder_hidden=16, latent_dim=4, decoder_hidden=24, decoder_layers=1, embedding="identity"),
+])
+def test_teacher_forced_logits_equal_step_by_step_decoding_with_z_gates_folded(config: ModelConfig) -> None:
+    """The decoding step computes z's share of the first layer's gates once per molecule (latent_gates) and the
+    token's share by table lookup: the same logits and states as nn.GRU on [embedding; z] at every step."""
     torch.manual_seed(0)
-    model = VAE(TINY, 12).eval()
+    model = VAE(config, 12).eval()
+    for p in model.parameters():  # trained-looking weights, not the init's small ones
+        torch.nn.init.normal_(p, std=0.3)
     ids, _ = batch()
-    z = torch.randn(3, TINY.latent_dim)
+    z = torch.randn(3, config.latent_dim)
     forced = model.decode(z, ids)  # (B, T, V)
-    h = model.initial_hidden(z)
+    x = torch.cat([model.embedding(ids), z.unsqueeze(1).expand(-1, ids.shape[1], -1)], dim=-1)
+    _, h_ref = model.decoder(x[:, :1], model.initial_hidden(z))
+    h, gates = model.initial_hidden(z), model.latent_gates(z)
     for t in range(ids.shape[1]):
-        logits, h = model.step(ids[:, t], z, h)
+        logits, h = model.step(ids[:, t], gates, h)
         assert torch.allclose(logits, forced[:, t], atol=1e-5)
+        if t == 0:
+            assert torch.allclose(h, h_ref, atol=1e-6)
 
 
 def test_reconstruction_ignores_pad_and_is_summed_per_molecule() -> None:
