@@ -99,12 +99,14 @@ def long_cycle_penalty(mol: Mol) -> int:
 
 def penalized_logp(mol: Mol, standardized: bool = True) -> float:
     """logP - SA - long-cycle penalty; standardized with the JT-VAE 250k-ZINC statistics unless told not to."""
-    log_p, sa, cycle = logp(mol), -sa_score(mol), -long_cycle_penalty(mol)
+    return combine_penalized_logp(logp(mol), sa_score(mol), long_cycle_penalty(mol), standardized)
+
+
+def combine_penalized_logp(log_p: float, sa: float, cycle: int, standardized: bool = True) -> float:
+    """Penalized logP from its parts (logP, SA score, long-cycle penalty), for callers that have them already."""
     if not standardized:
-        return log_p + sa + cycle
-    return (
-        (log_p - _LOGP_MEAN) / _LOGP_STD + (sa - _SA_MEAN) / _SA_STD + (cycle - _CYCLE_MEAN) / _CYCLE_STD
-    )
+        return log_p - sa - cycle
+    return (log_p - _LOGP_MEAN) / _LOGP_STD + (-sa - _SA_MEAN) / _SA_STD + (-cycle - _CYCLE_MEAN) / _CYCLE_STD
 
 
 def morgan_fingerprint(mol: Mol, radius: int = 2, n_bits: int = 2048) -> DataStructs.ExplicitBitVect:
@@ -131,10 +133,16 @@ def properties(smiles: str) -> dict[str, float]:
     mol = to_mol(smiles)
     if mol is None:
         return {name: math.nan for name in PROPERTY_NAMES}
+    return properties_of(mol)
+
+
+def properties_of(mol: Mol) -> dict[str, float]:
+    """QED, logP, SA, MW and penalized logP of a molecule (logP and SA computed once)."""
+    log_p, sa = logp(mol), sa_score(mol)
     return {
         "qed": qed(mol),
-        "logP": logp(mol),
-        "SA": sa_score(mol),
+        "logP": log_p,
+        "SA": sa,
         "MW": mol_weight(mol),
-        "penalized_logP": penalized_logp(mol),
+        "penalized_logP": combine_penalized_logp(log_p, sa, long_cycle_penalty(mol)),
     }

@@ -378,8 +378,11 @@ def optimize(objective: str, start_file: Path | None, method: str, budget: int, 
 
     check_writable(output, force, (".csv",))
     fn = _load_objective(objective)
-    start = [raw for _, raw in read_rows(start_file, smiles_column)[1] if raw] if start_file is not None else None
     vae = MolVAE.load(model_path, device=device)
+    start = None
+    if start_file is not None:  # every start row must be one the model can read: an error names file and line
+        vae.encode_file(start_file, smiles_column, errors="raise")
+        start = [raw for _, raw in read_rows(start_file, smiles_column)[1]]
 
     def emit(frame) -> None:  # noqa: ANN001
         _emit(frame.drop(columns="z"), output)

@@ -83,7 +83,7 @@ class ModelConfig:
     encoder_bidirectional: bool = True
     encoder_dropout: float = 0.0
     latent_dim: int = 64
-    decoder_hidden: int = 512
+    decoder_hidden: int = 256
     decoder_layers: int = 2
     decoder_dropout: float = 0.0
     predictor_hidden: int = 128  # width of the property predictor's two hidden layers (used with data.properties)
@@ -103,8 +103,8 @@ class ModelConfig:
 class TrainConfig:
     """Optimisation, KL schedule, stopping, logging and hardware."""
 
-    batch_size: int = 256
-    lr: float = 1e-3
+    batch_size: int = 64
+    lr: float = 2e-3
     lr_schedule: str = "constant"  # constant | cosine (to lr_min over max_steps, else over the epochs)
     lr_min: float = 1e-5
     clip_grad: float = 50.0  # max global gradient norm; 0 turns clipping off
@@ -114,12 +114,12 @@ class TrainConfig:
     kl_schedule: str = "linear"  # constant | linear | sigmoid | cyclical
     kl_start: float = 0.0  # beta at step 0 (linear, sigmoid, start of each cycle)
     kl_weight: float = 1.0  # final beta; units: see molvae.model.vae_loss
-    kl_warmup_steps: int = 10_000  # steps from kl_start to kl_weight (per cycle for cyclical)
+    kl_warmup_steps: int = 3_000  # steps from kl_start to kl_weight (per cycle for cyclical)
     kl_cycle_steps: int = 20_000  # cyclical only: length of one cycle
     free_bits: float = 0.0  # per-dimension KL floor in nats (0: off)
     word_dropout: float = 0.0  # share of decoder input tokens replaced by pad
     property_weight: float = 1.0  # weight of the property predictor's loss (mean squared error of standardized values)
-    val_every: int = 1000  # steps between validations (and checkpoints)
+    val_every: int = 2000  # steps between validations (and checkpoints)
     log_every: int = 50  # steps between metrics.csv rows
     n_val_reconstruct: int = 500  # validation molecules greedily reconstructed at each validation
     n_val_samples: int = 1000  # prior samples whose validity is measured at each validation

@@ -149,6 +149,8 @@ def read_rows(path: str | Path, smiles_column: str | None = None) -> tuple[str, 
         rows = [(i + 1, (line.split(maxsplit=1) or [""])[0]) for i, line in enumerate(lines)]
         if rows and rows[0][1].lower() == "smiles":
             rows = rows[1:]
+        if not rows:
+            raise DataError(f"{path}: no molecules; expected one SMILES per line")
         return "", rows
     parsed = _csv_records(path)
     header = parsed[0]
@@ -158,6 +160,8 @@ def read_rows(path: str | Path, smiles_column: str | None = None) -> tuple[str, 
     if len(header) == 1 and smiles_column is None and column.lower() != "smiles" and chem.is_valid(column):
         column, start = "", 0  # a one-column file without a header: its first row is a molecule
     rows = [(i + 1, (r[col] if col < len(r) else "").strip()) for i, r in enumerate(parsed) if i >= start]
+    if not rows:
+        raise DataError(f"{path}: no data rows, only a header ({header}); expected one molecule per row below it")
     return column, rows
 
 

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from molvae import chem
 from molvae.checkpoint import Checkpoint, load_checkpoint, save_checkpoint, versions
-from molvae.config import Config, parse_duration, to_toml
+from molvae.config import Config, load_config, parse_duration, to_toml
 from molvae.data import (
     Corpus,
     bucket_batches,
@@ -71,11 +71,23 @@ def default_run_dir(data: Path) -> Path:
 
 def resume_config(run_dir: str | Path, overrides: dict[str, Any]) -> Config:
     """The config of a run to resume, with stopping and hardware settings (only) overridden."""
-    config = load_checkpoint(Path(run_dir) / "last.safetensors").config
+    run_dir = Path(run_dir)
+    if not (run_dir / "last.safetensors").exists() and (run_dir / "config.toml").exists():
+        config = load_config(run_dir / "config.toml")  # killed before its first checkpoint: it starts again
+    else:
+        config = load_checkpoint(run_dir / "last.safetensors").config
     bad = sorted(k for k, v in overrides.items() if v is not None and k not in RESUMABLE)
     if bad:
         raise ConfigError(f"--resume keeps the run's settings; {bad} cannot change (these can: {sorted(RESUMABLE)})")
     return config.with_overrides(overrides)
+
+
+def remove_stale_temporaries(run_dir: Path) -> list[Path]:
+    """Delete the temporary files (``.NAME.PID.tmp``) a killed process left in a run folder; returns them."""
+    stale = [p for p in run_dir.glob(".*.tmp") if p.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def remap_to_vocab(corpus: Corpus, vocab: Vocabulary) -> np.ndarray:
@@ -210,7 +222,10 @@ def fit(
     checkpoint: Checkpoint | None = None
     if resume is not None:
         run_dir = Path(resume)
-        checkpoint = load_checkpoint(run_dir / "last.safetensors")
+        if ctx.is_main:
+            remove_stale_temporaries(run_dir)
+        if (run_dir / "last.safetensors").exists() or not (run_dir / "config.toml").exists():
+            checkpoint = load_checkpoint(run_dir / "last.safetensors")
     else:
         run_dir = Path(out) if out is not None else default_run_dir(data)
         if run_dir.exists() and any(run_dir.iterdir()):

@@ -72,7 +72,7 @@ def bench_training(data: Path, config_path: Path, precision: str, warmup: int, s
     from molvae.train import fit
 
     config = load_config(config_path).with_overrides({
-        "precision": precision, "max_steps": warmup + steps, "log_every": 5, "val_every": 10**6,
+        "precision": precision, "max_steps": warmup + steps, "log_every": 1, "val_every": 10**6,
         "n_val_samples": 1, "n_val_reconstruct": 1, "n_aggregate": 16, "val_fraction": 0.002,
     })
     with tempfile.TemporaryDirectory() as out:

@@ -95,7 +95,7 @@ def test_strict_stops_at_the_first_bad_row(tmp_path: Path) -> None:
     "content, message",
     [
         ("", "the file is empty"),
-        ("smiles\n", "no usable molecule"),
+        ("smiles\n", "no data rows, only a header"),
         ("smiles\nC1CC\n\n", "no usable molecule"),
         (b"smiles\nCCO\n\xff\xfe\n", r"a.csv:3: byte 0xff is not valid UTF-8"),
         (b"\x00\x01\x02binary", "binary file"),

@@ -125,3 +125,62 @@ def test_non_finite_loss_stops_naming_the_step_and_keeps_the_last_checkpoint(
     with pytest.raises(TrainingError, match="at step 15"):
         fit(small_csv, tiny(tiny_config_path), out=tmp_path / "run", progress=False)
     assert load_checkpoint(tmp_path / "run" / "last").train_state["step"] == 10
+
+
+def _val_rows(metrics: Path) -> int:
+    try:
+        return sum(1 for line in metrics.read_text().splitlines() if ",val," in line)
+    except OSError:
+        return 0
+
+
+def test_sigkill_at_any_moment_resumes_to_the_uninterrupted_weights(small_csv: Path, tiny_config_path: Path,
+                                                                     tmp_path: Path) -> None:
+    """A real training process is killed (SIGKILL) right after a validation row appears (so mid checkpoint write),
+    between checkpoints, and before its first checkpoint; each time --resume carries on. The end is the same
+    weights as an uninterrupted run, and no temporary file is left behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    overrides = {"epochs": 3, "max_steps": 40, "val_every": 5, "word_dropout": 0.2}
+    fit(small_csv, tiny(tiny_config_path, **overrides), out=tmp_path / "straight", progress=False)
+    run = tmp_path / "killed"
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in {**overrides, "n_val_samples": 8,
+                                                          "n_val_reconstruct": 8}.items()]
+    start = [sys.executable, "-m", "molvae", "train", str(small_csv), "--config", str(tiny_config_path), "--out",
+             str(run), "--quiet", *flags]
+    resume = [sys.executable, "-m", "molvae", "train", str(small_csv), "--resume", str(run), "--quiet"]
+    kills = 0
+    # kill when: the config is written (before any checkpoint), the 2nd validation row appears (its checkpoint is
+    # being written), the 5th appears; then let it finish
+    for command, when in [(start, "config"), (resume, 2), (resume, 5), (resume, None)]:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if when is not None:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and process.poll() is None:
+                ready = (run / "config.toml").exists() if when == "config" else _val_rows(run / "metrics.csv") >= when
+                if ready:
+                    process.send_signal(signal.SIGKILL)
+                    kills += 1
+                    break
+                time.sleep(0.005)
+        _, err = process.communicate(timeout=300)
+        if when is None:
+            assert process.returncode == 0, err
+    assert kills == 3
+    a = load_checkpoint(tmp_path / "straight" / "last").model_state
+    b = load_checkpoint(run / "last").model_state
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not list(run.glob(".*.tmp"))
+    steps = pd.read_csv(run / "metrics.csv").query("split == 'train'").step.tolist()
+    assert steps == sorted(set(steps))
+
+
+def test_stale_temporary_files_are_removed_on_resume(small_csv: Path, tiny_config_path: Path, tmp_path: Path) -> None:
+    fit(small_csv, tiny(tiny_config_path, max_steps=3), out=tmp_path / "run", progress=False)
+    stale = tmp_path / "run" / ".last.safetensors.99999.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    fit(small_csv, resume_config(tmp_path / "run", {"max_steps": 5}), resume=tmp_path / "run", progress=False)
+    assert not stale.exists()

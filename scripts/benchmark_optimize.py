@@ -1,0 +1,108 @@
+"""Latent-space optimization benchmark: unconstrained best-of-budget and the JT-VAE constrained protocol.
+
+Usage:
+  python scripts/benchmark_optimize.py --model RUN [--budget 2000] [--methods gradient bo random]
+         [--n-constrained 800] [--calls-per-molecule 20] [--bo-starts 50] [--results docs/optimize]
+
+- Unconstrained: for penalized logP and QED, the best three molecules each method finds with ``--budget`` oracle
+  calls. gradient starts from 50 random training molecules; random draws from the prior; bo searches the prior box.
+- Constrained: the ``--n-constrained`` molecules of lowest penalized logP in the MOSES test set; for delta 0.4 and 0.6,
+  each method gets ``--calls-per-molecule`` oracle calls per molecule; mean improvement (over successes), mean
+  similarity and success rate (a molecule is a success when a different molecule with higher penalized logP and
+  Tanimoto >= delta was found). BO runs per molecule and is slow: it gets the first ``--bo-starts`` molecules only.
+The gradient method needs a property predictor with logP, qed and SAS: with a model that has none, one is fitted
+first on ``--data`` (``MolVAE.fit_properties``). Penalized logP is logP - SA - ring penalty, each standardized with
+the JT-VAE ZINC-250k statistics (``molvae.chem.penalized_logp``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--data", type=Path, default=ROOT / "data" / "zinc.csv")
+    parser.add_argument("--budget", type=int, default=2000)
+    parser.add_argument("--methods", nargs="+", default=["gradient", "bo", "random"])
+    parser.add_argument("--n-constrained", type=int, default=800)
+    parser.add_argument("--calls-per-molecule", type=int, default=20)
+    parser.add_argument("--bo-starts", type=int, default=50)
+    parser.add_argument("--deltas", nargs="+", type=float, default=[0.4, 0.6])
+    parser.add_argument("--results", type=Path, default=ROOT / "docs" / "optimize")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    import numpy as np
+    import pandas as pd
+
+    from molvae import MolVAE, chem
+    from molvae.evaluate import read_smiles
+    from molvae.optimize import best_molecules, improvement_summary
+
+    vae = MolVAE.load(args.model)
+    if vae.model.property_head is None and "gradient" in args.methods:
+        errors = vae.fit_properties(args.data, "logP,qed,SAS", seed=args.seed)
+        print("fitted a property predictor:", {k: round(v["r2"], 3) for k, v in errors.items()}, "(R^2)")
+    train = pd.read_csv(args.data).smiles.tolist()
+    rng = np.random.default_rng(args.seed)
+    gradient_starts = [train[i] for i in rng.choice(len(train), 50, replace=False)]
+    report: dict = {"model": str(args.model), "budget": args.budget, "unconstrained": {}, "constrained": {}}
+
+    lines = [f"## Unconstrained (best three, oracle budget {args.budget})", "",
+             "| objective | method | 1st | 2nd | 3rd | oracle calls | seconds | molecules |",
+             "|---|---|---|---|---|---|---|---|"]
+    for objective in ("penalized_logp", "qed"):
+        for method in args.methods:
+            start = gradient_starts if method == "gradient" else None
+            began = time.perf_counter()
+            frame = vae.optimize(objective, start=start, method=method, budget=args.budget, n_steps=10_000,
+                                 seed=args.seed, progress=True, radius=1.0)
+            seconds = time.perf_counter() - began
+            best = best_molecules(frame, 3)
+            scores = [f"{s:.3f}" for s in best.score] + [""] * (3 - len(best))
+            report["unconstrained"][f"{objective}/{method}"] = {
+                "best": best[["smiles", "score"]].to_dict("records"), "oracle_calls": frame.attrs["oracle_calls"],
+                "left_out": frame.attrs["left_out"], "seconds": round(seconds, 1)}
+            lines.append(f"| {objective} | {method} | " + " | ".join(scores) + f" | {frame.attrs['oracle_calls']} | "
+                         f"{seconds:.0f} | " + ", ".join(f"`{s}`" for s in best.smiles) + " |")
+            print(lines[-1], flush=True)
+
+    test = read_smiles(ROOT / "data" / "moses" / "test.csv.gz")
+    scored = [(chem.penalized_logp(m), s) for s in test if (m := chem.to_mol(s)) is not None]
+    lowest = [s for _, s in sorted(scored)[: args.n_constrained]]
+    lines += ["", f"## Constrained ({len(lowest)} lowest penalized logP molecules of the MOSES test set, "
+              f"{args.calls_per_molecule} oracle calls each)", "",
+              "| method | delta | molecules | improvement (mean +- sd) | similarity | success | seconds |",
+              "|---|---|---|---|---|---|---|"]
+    for method in args.methods:
+        starts = lowest[: args.bo_starts] if method == "bo" else lowest
+        for delta in args.deltas:
+            began = time.perf_counter()
+            frame = vae.optimize("penalized_logp", start=starts, method=method, similarity=delta,
+                                 budget=args.calls_per_molecule * len(starts), n_steps=args.calls_per_molecule,
+                                 seed=args.seed, progress=True, radius=0.5, batch=4)
+            frame = frame[frame.smiles != frame.start]
+            summary = improvement_summary(frame, starts)
+            seconds = time.perf_counter() - began
+            report["constrained"][f"{method}/{delta}"] = {**summary, "seconds": round(seconds, 1)}
+            lines.append(f"| {method} | {delta} | {summary['n_start']} | {summary['mean_improvement']:.2f} +- "
+                         f"{summary['std_improvement']:.2f} | {summary['mean_similarity']:.2f} | "
+                         f"{summary['success']:.1%} | {seconds:.0f} |")
+            print(lines[-1], flush=True)
+
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+    args.results.with_suffix(".md").write_text("# Latent optimization benchmark (scripts/benchmark_optimize.py)\n\n"
+                                               f"Model: `{args.model}`\n\n" + "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
