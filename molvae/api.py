@@ -24,6 +24,23 @@ from molvae.scoring import score_smiles
 SOURCES = ("prior", "aggregate")
 
 
+BUNDLED_MODEL = Path(__file__).parent / "models" / "default.safetensors"
+
+
+def bundled_model_path() -> Path:
+    """The model that ships inside the package, after checking its sha256 against the one recorded beside it."""
+    record = BUNDLED_MODEL.with_suffix(".sha256")
+    if not BUNDLED_MODEL.exists() or not record.exists():
+        raise CheckpointError("no bundled default model is installed with this copy of molvae; pass --model (a run "
+                              "folder or a .safetensors file written by `molvae train`)")
+    expected = record.read_text().split()[0]
+    actual = file_sha256(BUNDLED_MODEL)
+    if actual != expected:
+        raise CheckpointError(f"the bundled model {BUNDLED_MODEL} is damaged (sha256 {actual[:12]}..., expected "
+                              f"{expected[:12]}...); reinstall molvae")
+    return BUNDLED_MODEL
+
+
 def _seeded(seed: int | None) -> torch.Generator:
     generator = torch.Generator()
     generator.manual_seed(seed if seed is not None else int(torch.randint(0, 2**62, (1,))))
@@ -57,8 +74,7 @@ class MolVAE:
     def load(cls, path: str | Path | None = None, device: str = "cpu") -> MolVAE:
         """A model from a checkpoint file or run folder (its best checkpoint)."""
         if path is None:
-            raise CheckpointError("no bundled default model ships with this version yet; pass a checkpoint path "
-                                  "(a run folder or a .safetensors file written by `molvae train`)")
+            path = bundled_model_path()
         checkpoint = load_checkpoint(path)
         return cls(checkpoint, device=device, source=Path(path))
 

@@ -97,6 +97,22 @@ def test_score_keeps_invalid_rows() -> None:
 
 
 def test_missing_default_model_is_a_clear_error() -> None:
-    with pytest.raises(CheckpointError, match="no bundled default model"):
+    with pytest.raises(CheckpointError, match="no bundled default model is installed"):
         MolVAE.load()
     assert issubclass(CheckpointError, MolVAEError)
+
+
+def test_bundled_model_is_checked_against_its_recorded_sha256(overfit_model, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    import shutil
+
+    from molvae import api
+    from molvae.data import file_sha256
+
+    bundled = tmp_path / "default.safetensors"
+    shutil.copy(overfit_model[0], bundled)
+    monkeypatch.setattr(api, "BUNDLED_MODEL", bundled)
+    bundled.with_suffix(".sha256").write_text(file_sha256(bundled) + "  default.safetensors\n")
+    assert MolVAE.load().latent_dim == 32  # no path: the bundled model
+    bundled.with_suffix(".sha256").write_text("0" * 64 + "\n")
+    with pytest.raises(CheckpointError, match="is damaged"):
+        MolVAE.load()

@@ -104,7 +104,7 @@ def test_sample_filters_and_bad_options(overfit_model) -> None:  # noqa: ANN001
 
 def test_sample_without_model_is_a_clear_error() -> None:
     code, _, err = run("sample", "--n", "3")
-    assert code == 4 and "no bundled default model" in err and "Traceback" not in err
+    assert code == 4 and "no bundled default model is installed" in err and "Traceback" not in err
 
 
 def test_score_keeps_invalid_rows_with_their_lines(tmp_path: Path) -> None:
