@@ -218,7 +218,7 @@ def _random(run: _Run, z0: torch.Tensor | None, owners: list[int], n_steps: int,
 
 
 def _bo(run: _Run, z0: torch.Tensor | None, owners: list[int], y0: list[float | None], n_steps: int, radius: float,
-        batch: int, generator: torch.Generator, max_points: int = 512, pool: int = 2048) -> None:
+        batch: int, generator: torch.Generator, max_points: int = 256, pool: int = 2048) -> None:
     try:
         from botorch.acquisition import LogExpectedImprovement
         from botorch.fit import fit_gpytorch_mll
@@ -264,7 +264,7 @@ def _bo(run: _Run, z0: torch.Tensor | None, owners: list[int], y0: list[float | 
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), max_attempts=1,
-                                     optimizer_kwargs={"options": {"maxiter": 50}})
+                                     optimizer_kwargs={"options": {"maxiter": 25}})
             except Exception:  # noqa: BLE001 - a GP that fails to fit keeps its initial hyperparameters
                 pass
             acquisition = LogExpectedImprovement(model, best_f=y_std.max())

@@ -34,9 +34,12 @@ def main() -> None:
     parser.add_argument("--n-constrained", type=int, default=800)
     parser.add_argument("--calls-per-molecule", type=int, default=20)
     parser.add_argument("--bo-starts", type=int, default=50)
+    parser.add_argument("--bo-batch", type=int, default=64, help="BO candidates decoded per GP fit (unconstrained)")
     parser.add_argument("--deltas", nargs="+", type=float, default=[0.4, 0.6])
     parser.add_argument("--results", type=Path, default=ROOT / "docs" / "optimize")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fit-molecules", type=int, default=50_000, help="molecules to fit a missing predictor on")
+    parser.add_argument("--fit-epochs", type=int, default=100)
     args = parser.parse_args()
 
     import numpy as np
@@ -48,7 +51,8 @@ def main() -> None:
 
     vae = MolVAE.load(args.model)
     if vae.model.property_head is None and "gradient" in args.methods:
-        errors = vae.fit_properties(args.data, "logP,qed,SAS", seed=args.seed)
+        errors = vae.fit_properties(args.data, "logP,qed,SAS", max_molecules=args.fit_molecules,
+                                    epochs=args.fit_epochs, seed=args.seed)
         print("fitted a property predictor:", {k: round(v["r2"], 3) for k, v in errors.items()}, "(R^2)")
     train = pd.read_csv(args.data).smiles.tolist()
     rng = np.random.default_rng(args.seed)
@@ -63,7 +67,7 @@ def main() -> None:
             start = gradient_starts if method == "gradient" else None
             began = time.perf_counter()
             frame = vae.optimize(objective, start=start, method=method, budget=args.budget, n_steps=10_000,
-                                 seed=args.seed, progress=True, radius=1.0)
+                                 seed=args.seed, progress=True, radius=1.0, batch=args.bo_batch)
             seconds = time.perf_counter() - began
             best = best_molecules(frame, 3)
             scores = [f"{s:.3f}" for s in best.score] + [""] * (3 - len(best))

@@ -45,13 +45,14 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 def commands(path: Path, model: Path, tmp: Path, tiny: Path, reference: Path) -> dict[str, list[str]]:
     return {
-        "train": ["train", path, "--config", tiny, "--out", tmp / "run", "--max-steps", "2", "--quiet"],
+        "train": ["train", path, "--config", tiny, "--out", tmp / "run", "--max-steps", "1", "--quiet",
+                  "--n-val-samples", "1", "--n-val-reconstruct", "1", "--n-aggregate", "2"],
         "score": ["score", path, "--output", tmp / "scores.csv"],
         "encode": ["encode", path, "--model", model, "--output", tmp / "z.npy"],
         "evaluate": ["evaluate", path, "--reference", reference, "--no-fcd", "--quiet", "--n-jobs", "1"],
         "optimize": ["optimize", "--model", model, "--objective", "qed", "--start", path, "--method", "random",
                      "--budget", "3", "--n-steps", "1", "--output", tmp / "opt.csv"],
-        "fit-properties": ["fit-properties", path, "--model", model, "--properties", "logP", "--epochs", "2",
+        "fit-properties": ["fit-properties", path, "--model", model, "--properties", "logP", "--epochs", "1",
                            "--output", tmp / "props.safetensors"],
     }
 
@@ -67,6 +68,7 @@ def expected_codes(command: str, name: str) -> set[int]:
     return {3}  # encode, optimize --start: the first row the model cannot read, by file and line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", FATAL + CLEAN + SKIPPED)
 def test_every_command_answers_every_hostile_file(name: str, bad_dir: Path, overfit_model, tmp_path: Path,
                                                   tiny_config_path: Path, small_csv: Path) -> None:

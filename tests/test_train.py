@@ -134,6 +134,7 @@ def _val_rows(metrics: Path) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_sigkill_at_any_moment_resumes_to_the_uninterrupted_weights(small_csv: Path, tiny_config_path: Path,
                                                                      tmp_path: Path) -> None:
     """A real training process is killed (SIGKILL) right after a validation row appears (so mid checkpoint write),
