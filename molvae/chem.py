@@ -33,9 +33,13 @@ def quiet_rdkit() -> Iterator[None]:
         RDLogger.EnableLog("rdApp.*")
 
 
+MAX_SMILES_CHARS = 10_000  # longer strings are not parsed: treated as invalid (a million-character line costs nothing)
+
+
 def to_mol(smiles: str) -> Mol | None:
-    """The RDKit molecule of a SMILES string, or None if it does not parse or has no atom ('' is invalid)."""
-    if not isinstance(smiles, str) or not smiles.strip():
+    """The RDKit molecule of a SMILES string, or None if it does not parse, has no atom ('' is invalid) or is longer
+    than ``MAX_SMILES_CHARS`` characters (not parsed at all)."""
+    if not isinstance(smiles, str) or not smiles.strip() or len(smiles) > MAX_SMILES_CHARS:
         return None
     with quiet_rdkit():
         try:
