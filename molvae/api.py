@@ -325,8 +325,19 @@ class MolVAE:
         rows.sort()
         targets = read_properties(corpus.path, names, corpus.lines[rows])
         z = self.encode([corpus.smiles[i] for i in rows], errors="skip")
-        usable = ~torch.isnan(z).any(dim=1).numpy()
+        readable = ~torch.isnan(z).any(dim=1).numpy()
+        known = ~np.isnan(targets).all(axis=1)
+        usable = readable & known
+        if usable.sum() < 2:
+            raise DataError(
+                f"{corpus.path}: {int(usable.sum())} molecule(s) usable for fitting, need at least 2 (of "
+                f"{corpus.n_rows} rows: {corpus.n_rows - len(corpus.smiles)} rejected on reading, "
+                f"{int((~readable).sum())} the model cannot read, {int((readable & ~known).sum())} with no value "
+                f"in {', '.join(names)})")
         z, targets = z[torch.from_numpy(usable)], targets[usable]
+        missing = [name for j, name in enumerate(names) if np.isnan(targets[:, j]).all()]
+        if missing:
+            raise DataError(f"{corpus.path}: no numeric value of {', '.join(missing)} on any usable molecule")
         train_idx, val_idx = split_indices(len(z), val_fraction, seed)
         head = fit_head(z[train_idx], targets[train_idx], self.config.model.predictor_hidden, epochs=epochs,
                         seed=seed)

@@ -39,13 +39,18 @@ MAX_SMILES_CHARS = 10_000  # longer strings are not parsed: treated as invalid (
 def to_mol(smiles: str) -> Mol | None:
     """The RDKit molecule of a SMILES string, or None if it does not parse, has no atom ('' is invalid) or is longer
     than ``MAX_SMILES_CHARS`` characters (not parsed at all)."""
+    with quiet_rdkit():
+        return _parse(smiles)
+
+
+def _parse(smiles: str) -> Mol | None:
+    """``to_mol`` without silencing RDKit's log (the caller does, once for many molecules)."""
     if not isinstance(smiles, str) or not smiles.strip() or len(smiles) > MAX_SMILES_CHARS:
         return None
-    with quiet_rdkit():
-        try:
-            mol = Chem.MolFromSmiles(smiles)
-        except Exception:  # RDKit raises on some pathological inputs (e.g. embedded NUL)
-            return None
+    try:
+        mol = Chem.MolFromSmiles(smiles)
+    except Exception:  # RDKit raises on some pathological inputs (e.g. embedded NUL)
+        return None
     if mol is None or mol.GetNumAtoms() == 0:
         return None
     return mol
@@ -59,17 +64,9 @@ def canonical_smiles(smiles: str) -> str | None:
 
 def canonicalize_many(smiles: Sequence[str]) -> list[str | None]:
     """``canonical_smiles`` of each entry, with the log silenced once for the whole list."""
-    out: list[str | None] = []
     with quiet_rdkit():
-        for s in smiles:
-            mol = None
-            if isinstance(s, str) and s.strip():
-                try:
-                    mol = Chem.MolFromSmiles(s)
-                except Exception:
-                    mol = None
-            out.append(Chem.MolToSmiles(mol) if mol is not None and mol.GetNumAtoms() > 0 else None)
-    return out
+        mols = [_parse(s) for s in smiles]
+    return [None if mol is None else Chem.MolToSmiles(mol) for mol in mols]
 
 
 def is_valid(smiles: str) -> bool:

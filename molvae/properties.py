@@ -7,6 +7,8 @@ split's mean and standard deviation, which the head keeps as buffers, so a check
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -15,7 +17,8 @@ from molvae.model import PropertyHead, property_loss
 
 def standardization(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation (P,) of the known entries of (N, P) values (std 1 where a column is constant)."""
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-unknown column: handled just below
         mean = np.nanmean(values, axis=0)
         std = np.nanstd(values, axis=0)
     mean = np.where(np.isfinite(mean), mean, 0.0)

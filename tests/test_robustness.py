@@ -17,9 +17,13 @@ from molvae.errors import MolVAEError
 
 BAD = Path(__file__).parent / "data" / "bad"
 FATAL = ["empty.csv", "header_only.csv", "binary.csv", "latin1.csv", "truncated.csv.gz", "a_directory.csv",
-         "missing.csv", "million.csv"]
+         "missing.csv"]
 CLEAN = ["bom.csv", "crlf.csv", "padded_column.csv", "wrong_column.csv"]  # every row usable
-SKIPPED = ["blank_cells.csv", "nan.csv", "invalid.csv", "too_long.csv", "dots.csv", "unknown_tokens.csv"]
+SKIPPED = ["blank_cells.csv", "nan.csv", "invalid.csv", "too_long.csv", "dots.csv", "unknown_tokens.csv",
+           "million.csv"]
+# fewer than two rows the model can read with a known logP: nothing to fit a predictor on
+TOO_FEW_TO_FIT = ["blank_cells.csv", "nan.csv", "dots.csv", "million.csv"]
+NOTHING_USABLE = ["million.csv"]  # its one row is over the 10,000-character limit
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +66,12 @@ def expected_codes(command: str, name: str) -> set[int]:
         return {3}
     if name in CLEAN:
         return {0}
+    if command == "score":  # every row gets a line in the output; an unusable one is scored invalid
+        return {0}
+    if name in NOTHING_USABLE and command != "evaluate":
+        return {3}
+    if command == "fit-properties" and name in TOO_FEW_TO_FIT:
+        return {3}
     # rows that cannot be used: reading commands skip and report them; per-molecule commands name the line
     if command in ("train", "score", "evaluate", "fit-properties"):
         return {0}
