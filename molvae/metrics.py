@@ -186,21 +186,26 @@ def novelty(canonical: Sequence[str], train: set[str]) -> float:
 def tanimoto_aggregate(
     reference: np.ndarray, generated: np.ndarray, agg: str = "max", p: float = 1.0, batch: int = 4096
 ) -> np.ndarray:
-    """For each generated fingerprint (G, bits): max, or (mean of T^p)^(1/p), of Tanimoto to every reference row."""
+    """For each generated fingerprint (G, bits): max, or (mean of T^p)^(1/p), of Tanimoto to every reference row.
+
+    Two empty fingerprints have Tanimoto 1 (as MOSES). Blocks of (batch, batch) similarities in float32, worked on in
+    place (the element-wise passes over R x G pairs, not the bit-count products, dominate the time); sums in float64.
+    """
     gen = torch.from_numpy(generated).float()
     out = torch.zeros(len(gen), dtype=torch.float64)
     gen_bits = gen.sum(1)
     for start in range(0, len(reference), batch):
         ref = torch.from_numpy(reference[start : start + batch]).float()
+        ref_bits = ref.sum(1, keepdim=True)
         for g0 in range(0, len(gen), batch):
             g = gen[g0 : g0 + batch]
             both = ref @ g.T  # (R, G) bits in common
-            union = ref.sum(1, keepdim=True) + gen_bits[g0 : g0 + batch].unsqueeze(0) - both
-            sim = torch.where(union > 0, both / union.clamp(min=1), torch.ones_like(both)).double()
+            union = (ref_bits + gen_bits[g0 : g0 + batch].unsqueeze(0)).sub_(both)
+            sim = both.div_(union).nan_to_num_(nan=1.0)  # 0 / 0: two empty fingerprints
             if agg == "max":
-                out[g0 : g0 + len(g)] = torch.maximum(out[g0 : g0 + len(g)], sim.max(0).values)
+                out[g0 : g0 + len(g)] = torch.maximum(out[g0 : g0 + len(g)], sim.max(0).values.double())
             else:
-                out[g0 : g0 + len(g)] += (sim**p).sum(0)
+                out[g0 : g0 + len(g)] += (sim if p == 1 else sim.pow_(p)).sum(0, dtype=torch.float64)
     if agg == "mean":
         out = (out / len(reference)) ** (1.0 / p)
     return out.numpy()
