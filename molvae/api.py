@@ -177,16 +177,29 @@ class MolVAE:
             raise CheckpointError(f"{self.source} stores no aggregate posterior; use source='prior'")
         return extra["aggregate_mean"], extra["aggregate_cov"]
 
+    @property
+    def sample_temperature(self) -> float:
+        """The temperature this model recommends for sampling (its model card's; 1.0 unless the checkpoint says)."""
+        value = self.checkpoint.extra.get("sample_temperature", 1.0)
+        return float(value) if isinstance(value, (int, float)) and math.isfinite(value) and value >= 0 else 1.0
+
+    @sample_temperature.setter
+    def sample_temperature(self, value: float) -> None:
+        _check_number("sample_temperature", value)
+        self.checkpoint.extra["sample_temperature"] = float(value)  # written by save()
+
     def sample(
-        self, n: int, temperature: float = 1.0, seed: int | None = None, source: str = "prior",
+        self, n: int, temperature: float | None = None, seed: int | None = None, source: str = "prior",
         valid_only: bool = False, unique: bool = False, batch_size: int = 2048,
     ) -> list[str]:
         """n decoded strings from the prior (or the aggregate posterior); the same seed gives the same molecules.
 
-        ``valid_only``/``unique`` filter the n draws (canonical SMILES then), so fewer than n may come back.
+        ``temperature`` None: the model's ``sample_temperature``. ``valid_only``/``unique`` filter the n draws
+        (canonical SMILES then), so fewer than n may come back.
         """
         _check_count("n", n)
         _check_count("batch_size", batch_size)
+        temperature = self.sample_temperature if temperature is None else temperature
         _check_number("temperature", temperature)
         mean, cov = self.latent_source(source)
         generator = _seeded(seed)
@@ -267,7 +280,7 @@ class MolVAE:
         return z, lines
 
     def sample_frame(
-        self, n: int, temperature: float = 1.0, seed: int | None = None, source: str = "prior",
+        self, n: int, temperature: float | None = None, seed: int | None = None, source: str = "prior",
         valid_only: bool = False, unique: bool = False, score: bool = True, n_jobs: int = 0,
     ) -> tuple[pd.DataFrame, dict[str, float]]:
         """Samples as a table (smiles, valid, canonical_smiles, scores, novel when the training set is known) and a

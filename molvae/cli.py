@@ -113,7 +113,8 @@ def _emit(frame: Any, output: Path | None) -> None:
 
 @main.command()
 @click.option("--n", "n", type=int, default=1000, show_default=True, help="How many molecules to draw.")
-@click.option("--temperature", type=float, default=1.0, show_default=True, help="Sampling temperature (0: greedy).")
+@click.option("--temperature", type=float, default=None,
+              help="Sampling temperature (0: greedy). Default: the model's recommended one (its card), else 1.0.")
 @click.option("--seed", type=int, default=None, help="Same seed, same molecules.")
 @click.option("--source", type=click.Choice(["prior", "aggregate"]), default="prior", show_default=True,
               help="z from N(0, I) or from the aggregate posterior of the training molecules.")
@@ -123,20 +124,21 @@ def _emit(frame: Any, output: Path | None) -> None:
 @click.option("--n-jobs", type=int, default=0, help="Processes for scoring (0: all cores).")
 @_model_option
 @_output_options
-def sample(n: int, temperature: float, seed: int | None, source: str, valid_only: bool, unique: bool, score: bool,
+def sample(n: int, temperature: float | None, seed: int | None, source: str, valid_only: bool, unique: bool, score: bool,
            n_jobs: int, model_path: Path | None, device: str, output: Path | None, force: bool) -> None:
     """Draw molecules from a trained model: CSV of smiles,valid,canonical_smiles,qed,logP,SA,MW,... (+ novel)."""
     from molvae.api import MolVAE
     from molvae.outputs import check_writable
 
-    _check_sampling(n, temperature, n_jobs)
+    _check_sampling(n, 1.0 if temperature is None else temperature, n_jobs)
     check_writable(output, force, (".csv",))
     vae = MolVAE.load(model_path, device=device)
+    temperature = vae.sample_temperature if temperature is None else temperature
     frame, s = vae.sample_frame(n, temperature, seed, source, valid_only, unique, score, n_jobs)
     _emit(frame, output)
     novel = "" if s["novel"] != s["novel"] else f", novel {s['novel']:.1%}"
     click.echo(f"{s['n']} sampled: valid {s['valid']:.1%}, unique {s['unique']:.1%}{novel}; "
-               f"{s['seconds']:.1f} s, {s['molecules_per_s']:.0f} molecules/s", err=True)
+               f"temperature {temperature:g}; {s['seconds']:.1f} s, {s['molecules_per_s']:.0f} molecules/s", err=True)
 
 
 def _check_sampling(n: int, temperature: float, n_jobs: int) -> None:

@@ -96,7 +96,10 @@ def test_score_keeps_invalid_rows() -> None:
     assert frame.canonical_smiles[0] == "CCO" and frame.qed.isna().tolist() == [False, True, True, True]
 
 
-def test_missing_default_model_is_a_clear_error() -> None:
+def test_missing_default_model_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from molvae import api
+
+    monkeypatch.setattr(api, "BUNDLED_MODEL", tmp_path / "default.safetensors")  # as if installed without one
     with pytest.raises(CheckpointError, match="no bundled default model is installed"):
         MolVAE.load()
     assert issubclass(CheckpointError, MolVAEError)
@@ -116,3 +119,15 @@ def test_bundled_model_is_checked_against_its_recorded_sha256(overfit_model, tmp
     bundled.with_suffix(".sha256").write_text("0" * 64 + "\n")
     with pytest.raises(CheckpointError, match="is damaged"):
         MolVAE.load()
+
+
+def test_recommended_sample_temperature_travels_in_the_checkpoint(vae: MolVAE, tmp_path: Path) -> None:
+    assert vae.sample_temperature == 1.0  # none recorded
+    copy = MolVAE.load(vae.source)
+    copy.sample_temperature = 0.7
+    reloaded = MolVAE.load(copy.save(tmp_path / "t.safetensors"))
+    assert reloaded.sample_temperature == 0.7
+    assert reloaded.sample(50, seed=3) == reloaded.sample(50, temperature=0.7, seed=3)
+    assert reloaded.sample(50, seed=3) != reloaded.sample(50, temperature=1.0, seed=3)
+    with pytest.raises(ConfigError, match="sample_temperature"):
+        copy.sample_temperature = -1.0

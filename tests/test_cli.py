@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from click.testing import CliRunner
 
@@ -102,7 +103,10 @@ def test_sample_filters_and_bad_options(overfit_model) -> None:  # noqa: ANN001
     assert code == 2 and "no CUDA GPU" in err
 
 
-def test_sample_without_model_is_a_clear_error() -> None:
+def test_sample_without_model_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from molvae import api
+
+    monkeypatch.setattr(api, "BUNDLED_MODEL", tmp_path / "default.safetensors")  # as if installed without one
     code, _, err = run("sample", "--n", "3")
     assert code == 4 and "no bundled default model is installed" in err and "Traceback" not in err
 

@@ -1,0 +1,42 @@
+"""Put a trained model into the package as the bundled default (molvae/models/default.safetensors + .sha256).
+
+Usage: python scripts/bundle_model.py RUN_FOLDER_OR_CHECKPOINT --temperature 0.8
+
+Writes the weights only (no optimizer state), the property predictor and aggregate posterior if the model has them,
+and the sampling temperature the model card recommends (``molvae sample`` uses it unless given --temperature). The
+sha256 written beside it is checked every time the bundled model is loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LIMIT_BYTES = 25 * 1024 * 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", type=Path)
+    parser.add_argument("--temperature", type=float, required=True, help="the model card's sampling temperature")
+    args = parser.parse_args()
+
+    from molvae import MolVAE
+    from molvae.api import BUNDLED_MODEL
+    from molvae.data import file_sha256
+
+    vae = MolVAE.load(args.model)
+    vae.sample_temperature = args.temperature
+    vae.save(BUNDLED_MODEL, force=True)
+    size = BUNDLED_MODEL.stat().st_size
+    if size > LIMIT_BYTES:
+        BUNDLED_MODEL.unlink()
+        raise SystemExit(f"{args.model}: {size / 2**20:.1f} MiB is over the 25 MiB the wheel may carry")
+    digest = file_sha256(BUNDLED_MODEL)
+    BUNDLED_MODEL.with_suffix(".sha256").write_text(f"{digest}  {BUNDLED_MODEL.name}\n")
+    print(f"{BUNDLED_MODEL.relative_to(ROOT)}: {size / 2**20:.1f} MiB, sha256 {digest}, temperature {args.temperature:g}")
+
+
+if __name__ == "__main__":
+    main()
