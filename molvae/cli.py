@@ -88,6 +88,8 @@ def train(data: Path, config_file: Path | None, out: Path | None, resume: Path |
     for name, error in v.get("property_errors", {}).items():
         click.echo(f"property {name}: validation MAE {error['mae']:.4f}, R^2 {error['r2']:.3f} (n = {error['n']})",
                    err=True)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 def _model_option(func):  # noqa: ANN001, ANN202

@@ -116,7 +116,7 @@ class TrainConfig:
     kl_weight: float = 1.0  # final beta; units: see molvae.model.vae_loss
     kl_warmup_steps: int = 3_000  # steps from kl_start to kl_weight (per cycle for cyclical)
     kl_cycle_steps: int = 20_000  # cyclical only: length of one cycle
-    free_bits: float = 0.0  # per-dimension KL floor in nats (0: off)
+    free_bits: float = 0.5  # per-dimension KL floor in nats (0: off); keeps the posterior from collapsing
     word_dropout: float = 0.0  # share of decoder input tokens replaced by pad
     property_weight: float = 1.0  # weight of the property predictor's loss (mean squared error of standardized values)
     val_every: int = 2000  # steps between validations (and checkpoints)

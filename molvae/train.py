@@ -2,7 +2,8 @@
 
 A run folder holds ``config.toml``, ``versions.json``, ``metrics.csv``, ``rejected.csv``, ``last.safetensors``
 (with optimizer and RNG state, for ``--resume``), ``best.safetensors`` (lowest validation loss) and
-``loss_curve.png``.
+``loss_curve.png``. The validation loss is always taken at the final KL weight (``kl_weight``; its ``beta`` column
+says so), so checkpoints from the KL warm-up, when the loss weighs the KL less, do not win "best" by that alone.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import io
 import json
 import math
 import signal
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,24 @@ class TrainResult:
     stopped_by: str  # epochs | max_steps | max_time | interrupt
     model: VAE  # the trained model (on its training device)
     rank: int = 0  # this process's rank under torchrun (0 alone)
+    warnings: list[str] = field(default_factory=list)  # e.g. posterior collapse, for the user to read
+
+
+COLLAPSE_FRACTION = 0.25  # fewer active latent units than this share of the latent size after the KL warm-up
+
+
+def collapse_warning(validation: dict[str, float], step: int, config: Config) -> str | None:
+    """A message when the posterior has collapsed: after the KL warm-up, fewer than a quarter of the latent units
+    are active (variance of mu over the validation molecules > 0.01), so the decoder ignores most of z."""
+    cfg, latent = config.train, config.model.latent_dim
+    if "active_units" not in validation or (cfg.kl_schedule != "constant" and step < cfg.kl_warmup_steps):
+        return None
+    active = int(validation["active_units"])
+    if active >= max(1, math.ceil(COLLAPSE_FRACTION * latent)):
+        return None
+    return (f"posterior collapse at step {step}: {active} of {latent} latent units active, KL "
+            f"{validation.get('kl', float('nan')):.2f} nats; the decoder is ignoring z (encode/decode and latent "
+            f"optimization will not work well). Try --free-bits 0.5 or a lower --kl-weight")
 
 
 def default_run_dir(data: Path) -> Path:
@@ -296,7 +316,7 @@ def fit(
     def run_validation() -> dict[str, float]:
         result: dict[str, float] = {}
         if ctx.is_main:
-            beta = kl_weight_at(state["step"], cfg)
+            beta = cfg.kl_weight  # the final weight: validations during the KL warm-up compare fairly with later ones
             result = validate(model, vocab, val_ids, val_lengths, val_smiles, config, beta, device,
                               targets[val_idx] if targets is not None else None)
             if "property_errors" in result:
@@ -317,6 +337,7 @@ def fit(
     window: dict[str, float] = {"n": 0, "molecules": 0, "t0": time.perf_counter()}
     last_validation: dict[str, float] = {}
     validated_at = -1
+    warned: list[str] = []  # the first collapse warning of this invocation
     stopped_by = "epochs"
     bar = tqdm(total=total, initial=state["step"], disable=not (progress and ctx.is_main), desc="train", unit="step",
                leave=True, dynamic_ncols=True)
@@ -389,6 +410,11 @@ def fit(
                     last_validation = run_validation()
                     validated_at = state["step"]
                     window["t0"] = time.perf_counter()
+                    warning = collapse_warning(last_validation, state["step"], config) if last_validation else None
+                    if warning and not warned:  # shown once, as soon as it is seen; the result repeats it
+                        warned.append(warning)
+                        if not bar.disable:
+                            bar.write(f"warning: {warning}", file=sys.stderr)
                     if last_validation:
                         bar.set_postfix(val_loss=round(last_validation["loss"], 3),
                                         rec_rate=round(last_validation["reconstruction_rate"], 3),
@@ -398,10 +424,11 @@ def fit(
     bar.close()
     if validated_at != state["step"]:
         last_validation = run_validation()
+    final = collapse_warning(last_validation, state["step"], config) if last_validation else None
     if ctx.is_main:
         from molvae.plots import plot_loss_curve
 
         plot_loss_curve(run_dir / "metrics.csv", run_dir / "loss_curve.png")
     shutdown(ctx)
     return TrainResult(run_dir, state["step"], state["epoch"], state["best_val_loss"], last_validation, stopped_by,
-                       model, ctx.rank)
+                       model, ctx.rank, [final] if final else [])
