@@ -14,7 +14,7 @@ from molvae.errors import ConfigError, TrainingError
 from molvae.model import vae_loss
 from molvae.sampling import decode_z
 from molvae.schedules import kl_weight_at, lr_at
-from molvae.train import METRIC_COLUMNS, collapse_warning, fit, resume_config
+from molvae.train import METRIC_COLUMNS, fit, resume_config
 
 
 def test_tiny_model_overfits_64_molecules(overfit_model: tuple[Path, list[str]]) -> None:
@@ -83,16 +83,6 @@ def test_validation_loss_uses_the_final_kl_weight_during_warm_up(small_csv: Path
     assert (train.beta < 0.05).all()  # still warming up
     assert len(val) == 3 and (val.beta == 0.5).all()
     assert np.allclose(val.loss, val.reconstruction + 0.5 * val.kl, rtol=1e-4, atol=1e-3)
-
-
-def test_collapse_warning_after_warm_up_when_few_latent_units_are_active(tiny_config_path: Path) -> None:
-    config = load_config(tiny_config_path).with_overrides({"latent_dim": 64, "kl_warmup_steps": 100})
-    collapsed = {"active_units": 5, "kl": 0.8}
-    message = collapse_warning(collapsed, 200, config)
-    assert message and "5 of 64 latent units active" in message and "--free-bits" in message
-    assert collapse_warning(collapsed, 50, config) is None  # still warming up
-    assert collapse_warning({"active_units": 16, "kl": 20.0}, 200, config) is None
-    assert collapse_warning({}, 200, config) is None
 
 
 def test_training_that_collapses_says_so(small_csv: Path, tiny_config_path: Path, tmp_path: Path) -> None:
