@@ -323,8 +323,9 @@ class MolVAE:
         rows (drawn by seed) are encoded (posterior means); ``val_fraction`` of them are held out for the errors.
         The head replaces any earlier one; ``save`` writes the model with it.
         """
+        from molvae.batching import split_indices
         from molvae.config import property_names
-        from molvae.data import read_properties, split_indices
+        from molvae.data import read_properties
         from molvae.properties import fit_head, predict, prediction_errors
 
         names = property_names(properties) if isinstance(properties, str) else [str(p).strip() for p in properties]

@@ -138,12 +138,14 @@ def properties(smiles: str) -> dict[str, float]:
 
 
 def properties_of(mol: Mol) -> dict[str, float]:
-    """QED, logP, SA, MW and penalized logP of a molecule (logP and SA computed once)."""
-    log_p, sa = logp(mol), sa_score(mol)
+    """QED, logP, SA, MW and penalized logP of a molecule, each part computed once: QED's own descriptors already
+    hold Crippen logP (``ALOGP``) and the average molecular weight (``MW``), so neither is computed twice."""
+    parts = QED.properties(mol)
+    log_p, sa = float(parts.ALOGP), sa_score(mol)
     return {
-        "qed": qed(mol),
+        "qed": float(QED.qed(mol, qedProperties=parts)),
         "logP": log_p,
         "SA": sa,
-        "MW": mol_weight(mol),
+        "MW": float(parts.MW),
         "penalized_logP": combine_penalized_logp(log_p, sa, long_cycle_penalty(mol)),
     }

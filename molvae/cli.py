@@ -321,36 +321,6 @@ def fit_properties(data: Path, properties: str, output: Path, force: bool, smile
     click.echo(f"wrote {path}", err=True)
 
 
-def _load_objective(text: str):  # noqa: ANN202
-    """A built-in objective name, or 'module:function' / 'path/file.py:function' (the user's own oracle)."""
-    from molvae.errors import ConfigError
-    from molvae.optimize import OBJECTIVES
-
-    if text.lower() in OBJECTIVES or ":" not in text:
-        return text
-    import importlib
-    import importlib.util
-
-    where, _, name = text.rpartition(":")
-    try:
-        if where.endswith(".py"):
-            spec = importlib.util.spec_from_file_location(Path(where).stem, where)
-            if spec is None or spec.loader is None or not Path(where).is_file():
-                raise ConfigError(f"--objective {text}: no Python file {where}")
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-        else:
-            module = importlib.import_module(where)
-    except ConfigError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - the user's module failed to import: say so in one line
-        raise ConfigError(f"--objective {text}: cannot import {where}: {type(exc).__name__}: {exc}") from exc
-    fn = getattr(module, name, None)
-    if not callable(fn):
-        raise ConfigError(f"--objective {text}: {where} has no function {name!r}")
-    return fn
-
-
 @main.command()
 @click.option("--objective", required=True,
               help="qed | logp | penalized_logp | similarity (with --target) | module:function | file.py:function")
@@ -377,11 +347,12 @@ def optimize(objective: str, start_file: Path | None, method: str, budget: int, 
     from molvae.api import MolVAE
     from molvae.data import read_rows
     from molvae.errors import OptimizationError
+    from molvae.objectives import load_objective
     from molvae.optimize import as_array
     from molvae.outputs import check_writable, write_array
 
     check_writable(output, force, (".csv",))
-    fn = _load_objective(objective)
+    fn = load_objective(objective)
     vae = MolVAE.load(model_path, device=device)
     start = None
     if start_file is not None:  # every start row must be one the model can read: an error names file and line

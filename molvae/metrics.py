@@ -128,7 +128,8 @@ def _features_chunk(
             if core is not None:
                 scafs[core] += 1
             passes.append(passes_filters(mol) if filters else True)
-            props.append([chem.logp(mol), chem.sa_score(mol), chem.qed(mol), chem.mol_weight(mol)])
+            values = chem.properties_of(mol)
+            props.append([values["logP"], values["SA"], values["qed"], values["MW"]])
     return fps, frags, scafs, passes, props
 
 

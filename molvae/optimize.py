@@ -30,11 +30,11 @@ from tqdm.auto import tqdm
 
 from molvae import chem
 from molvae.errors import ConfigError, OptimizationError
+from molvae.objectives import BudgetSpent, Oracle, build_objective
 
 if TYPE_CHECKING:
     from molvae.api import MolVAE
 
-OBJECTIVES = ("qed", "logp", "penalized_logp", "similarity")
 METHODS = ("gradient", "bo", "random")
 COLUMNS = ["start", "start_score", "smiles", "score", "similarity", "sa", "step", "oracle_calls", "method", "z"]
 # What the property predictor must predict for each objective's gradient: (column names accepted, sign) per term.
@@ -43,70 +43,6 @@ SURROGATES = {
     "logp": [(("logP", "logp", "LogP"), 1.0)],
     "penalized_logp": [(("logP", "logp", "LogP"), 1.0), (("SAS", "SA", "sa", "sas"), -1.0)],
 }
-
-
-class _BudgetSpent(Exception):
-    pass
-
-
-class Oracle:
-    """f(smiles) -> float | None on canonical SMILES, cached, counted and stopped at ``budget`` calls."""
-
-    def __init__(self, fn: Callable[[str], float | None], budget: int, name: str = "objective") -> None:
-        self.fn, self.budget, self.name = fn, budget, name
-        self.calls = 0
-        self.cache: dict[str, float | None] = {}
-
-    @property
-    def spent(self) -> bool:
-        return self.calls >= self.budget
-
-    def __call__(self, smiles: str) -> float | None:
-        if smiles in self.cache:
-            return self.cache[smiles]
-        if self.calls >= self.budget:
-            raise _BudgetSpent
-        self.calls += 1
-        try:
-            value = self.fn(smiles)
-        except Exception as exc:  # noqa: BLE001 - the user's code: any failure ends the run with its message
-            raise OptimizationError(
-                f"the {self.name} raised {type(exc).__name__}: {exc} (on {smiles!r}, oracle call {self.calls})"
-            ) from exc
-        if value is not None:
-            try:
-                value = float(value)
-            except (TypeError, ValueError):
-                raise OptimizationError(f"the {self.name} returned {value!r} for {smiles!r}; expected a number "
-                                        "or None") from None
-            value = value if math.isfinite(value) else None
-        self.cache[smiles] = value
-        return value
-
-
-def build_objective(objective: str | Callable[[str], float | None], target: str | None = None) -> tuple[str, Callable]:
-    """(name, f(canonical smiles) -> float | None) for a built-in objective name or a user callable."""
-    if callable(objective):
-        return getattr(objective, "__name__", "objective"), objective
-    if not isinstance(objective, str) or objective.lower() not in OBJECTIVES:
-        raise ConfigError(f"objective = {objective!r}; expected one of {OBJECTIVES} or a callable f(smiles) -> float")
-    name = objective.lower()
-    if name == "similarity":
-        target_mol = chem.to_mol(target) if isinstance(target, str) else None
-        if target_mol is None:
-            raise ConfigError(f"objective 'similarity' needs target = a valid SMILES string, got {target!r}")
-    elif target is not None:
-        raise ConfigError(f"target is used by objective 'similarity' only, not {name!r}")
-    scorers = {"qed": chem.qed, "logp": chem.logp, "penalized_logp": chem.penalized_logp}
-
-    def score(smiles: str) -> float | None:
-        mol = chem.to_mol(smiles)
-        if mol is None:
-            return None
-        return chem.tanimoto(mol, target_mol) if name == "similarity" else scorers[name](mol)
-
-    score.__name__ = name
-    return name, score
 
 
 @dataclass
@@ -358,11 +294,11 @@ def optimize(
                     oracle.budget = min(budget, oracle.calls + share)
                     try:
                         _bo(run, z0[i : i + 1], [i], run.start_scores[i : i + 1], n_steps, radius, batch, generator)
-                    except _BudgetSpent:
+                    except BudgetSpent:
                         continue
             else:
                 _bo(run, z0, [-1] * len(canonical), run.start_scores, n_steps, radius, batch, generator)
-        except _BudgetSpent:
+        except BudgetSpent:
             pass
     except OptimizationError as exc:
         exc.results = run.frame()

@@ -25,18 +25,10 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from molvae.batching import bucket_batches, collate, iter_batches, split_indices
 from molvae.checkpoint import Checkpoint, load_checkpoint, save_checkpoint, versions
 from molvae.config import Config, load_config, parse_duration, to_toml
-from molvae.data import (
-    Corpus,
-    bucket_batches,
-    collate,
-    iter_batches,
-    load_corpus,
-    read_properties,
-    split_indices,
-    write_rejected_report,
-)
+from molvae.data import Corpus, load_corpus, read_properties, write_rejected_report
 from molvae.device import autocast
 from molvae.distributed import any_true, barrier, init_from_env, main_first, mean_over_ranks, shutdown
 from molvae.errors import ConfigError, DataError, TrainingError

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 
 from molvae import chem
+from molvae.batching import collate
 from molvae.config import Config
-from molvae.data import collate
 from molvae.device import autocast
 from molvae.model import VAE, property_loss, reparameterize, vae_loss
 from molvae.properties import prediction_errors

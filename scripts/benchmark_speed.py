@@ -67,8 +67,8 @@ def pad_share(lengths: np.ndarray, batches: list[np.ndarray]) -> float:
 
 
 def bench_training(data: Path, config_path: Path, precision: str, warmup: int, steps: int, corpus) -> dict:  # noqa: ANN001
+    from molvae.batching import bucket_batches
     from molvae.config import load_config
-    from molvae.data import bucket_batches
     from molvae.train import fit
 
     config = load_config(config_path).with_overrides({

@@ -32,9 +32,10 @@ def overfit_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[
     import numpy as np
     import torch
 
+    from molvae.batching import collate
     from molvae.checkpoint import save_checkpoint
     from molvae.config import Config, DataConfig, ModelConfig
-    from molvae.data import collate, load_corpus
+    from molvae.data import load_corpus
     from molvae.model import VAE, vae_loss
     from molvae.sampling import aggregate_posterior
 

@@ -38,6 +38,17 @@ def test_properties_of_paracetamol() -> None:
     assert raw == pytest.approx(1.3506 - 1.4073, abs=1e-3)  # no ring larger than 6
 
 
+@pytest.mark.parametrize("smiles", ["CC(=O)Nc1ccc(O)cc1", "[2H]C([2H])([2H])Oc1ccccc1", "C[C@H](N)C(=O)O",
+                                    "O=[N+]([O-])c1ccc(Cl)cc1", "C1CCCCCCCCC1", "[Na+].[Cl-]", "c1ccc2ccccc2c1Br"])
+def test_properties_of_matches_each_descriptor_computed_alone(smiles: str) -> None:
+    mol = chem.to_mol(smiles)
+    props = chem.properties_of(mol)  # QED's parts reused for logP and MW
+    assert props["qed"] == pytest.approx(chem.qed(chem.to_mol(smiles)), abs=1e-12)
+    assert props["logP"] == pytest.approx(chem.logp(chem.to_mol(smiles)), abs=1e-12)
+    assert props["MW"] == pytest.approx(chem.mol_weight(chem.to_mol(smiles)), abs=1e-9)
+    assert props["SA"] == pytest.approx(chem.sa_score(chem.to_mol(smiles)), abs=1e-12)
+
+
 def test_long_cycle_penalty_counts_ring_size_beyond_six() -> None:
     assert chem.long_cycle_penalty(chem.to_mol("C1CCCCCCC1")) == 2
     assert chem.long_cycle_penalty(chem.to_mol("CCO")) == 0

@@ -6,14 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from molvae.data import (
-    bucket_batches,
-    collate,
-    load_corpus,
-    read_rows,
-    split_indices,
-    write_rejected_report,
-)
+from molvae.batching import collate
+from molvae.data import load_corpus, read_rows, write_rejected_report
 from molvae.errors import DataError
 
 
@@ -147,34 +141,3 @@ def test_token_ids_decode_back_to_the_canonical_smiles(small_csv: Path) -> None:
     ids, lengths = collate(corpus.ids, corpus.lengths, np.arange(len(corpus.smiles)))
     assert corpus.vocab.decode(ids) == corpus.smiles
     assert lengths.tolist() == [len(corpus.vocab.token_ids(s)) + 2 for s in corpus.smiles]
-
-
-def test_split_is_deterministic_disjoint_and_complete() -> None:
-    train, val = split_indices(1000, 0.1, seed=3)
-    again_train, again_val = split_indices(1000, 0.1, seed=3)
-    assert np.array_equal(train, again_train) and np.array_equal(val, again_val)
-    assert len(val) == 100 and set(train) | set(val) == set(range(1000)) and not set(train) & set(val)
-    assert not np.array_equal(val, split_indices(1000, 0.1, seed=4)[1])
-    with pytest.raises(DataError, match="at least 2 molecules"):
-        split_indices(1, 0.1, seed=0)
-
-
-def test_bucket_batches_cover_everything_once_with_similar_lengths() -> None:
-    rng = np.random.default_rng(0)
-    lengths = rng.integers(5, 60, size=5000)
-    batches = bucket_batches(lengths, 32, seed=1, epoch=0)
-    flat = np.concatenate(batches)
-    assert sorted(flat.tolist()) == list(range(5000))
-    spread = np.mean([lengths[b].max() - lengths[b].min() for b in batches])
-    assert spread <= 3  # random batches would spread over ~50 tokens
-    assert all(np.array_equal(a, b) for a, b in zip(batches, bucket_batches(lengths, 32, seed=1, epoch=0)))
-    assert not np.array_equal(np.concatenate(bucket_batches(lengths, 32, seed=1, epoch=1)), flat)
-
-
-def test_ranks_together_see_the_single_process_batches() -> None:
-    lengths = np.arange(1000) % 40
-    single = bucket_batches(lengths, 48, seed=0, epoch=2)
-    shards = [bucket_batches(lengths, 16, seed=0, epoch=2, rank=r, world_size=3) for r in range(3)]
-    assert len({len(s) for s in shards}) == 1 and len(shards[0]) == len(single)
-    for i, batch in enumerate(single):
-        assert sorted(np.concatenate([s[i] for s in shards]).tolist()) == sorted(batch.tolist())

@@ -11,7 +11,7 @@ import pytest
 from molvae import chem
 from molvae.api import MolVAE
 from molvae.errors import ConfigError, OptimizationError
-from molvae.optimize import Oracle, build_objective, improvement_summary
+from molvae.optimize import improvement_summary
 
 
 @pytest.fixture(scope="module")
@@ -98,21 +98,6 @@ def test_gradient_needs_a_predictor_of_the_objective(overfit_model, low_qed) -> 
     plain = MolVAE.load(overfit_model[0])
     with pytest.raises(ConfigError, match="property predictor"):
         plain.optimize("qed", start=low_qed, method="gradient")
-
-
-def test_oracle_caches_counts_and_treats_non_finite_as_invalid() -> None:
-    values = {"C": 1.0, "CC": float("nan")}
-    oracle = Oracle(values.__getitem__, budget=2)
-    assert oracle("C") == 1.0 and oracle("C") == 1.0
-    assert oracle("CC") is None
-    assert oracle.calls == 2 and oracle.spent
-
-
-def test_similarity_objective_scores_the_target_as_one() -> None:
-    name, fn = build_objective("similarity", target="c1ccccc1O")
-    assert name == "similarity"
-    assert fn("Oc1ccccc1") == pytest.approx(1.0)
-    assert fn("CCCC") < 0.2
 
 
 def test_improvement_summary_counts_successes_per_start() -> None:

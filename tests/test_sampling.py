@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from molvae.batching import collate
 from molvae.config import ModelConfig
-from molvae.data import collate, load_corpus
+from molvae.data import load_corpus
 from molvae.model import VAE
 from molvae.sampling import aggregate_posterior, around, beam_search_ids, decode_ids, decode_z, path, prior_batches
 from molvae.tokenizer import EOS_ID, PAD_ID
