@@ -18,6 +18,7 @@ from molvae.checkpoint import Checkpoint, load_checkpoint
 from molvae.data import file_sha256, load_corpus, read_rows
 from molvae.device import resolve_device
 from molvae.errors import CheckpointError, ConfigError, DataError, MolVAEError, VocabularyError
+from molvae.novelty import known, smiles_hashes
 from molvae.sampling import around, decode_z, path, prior_batches
 from molvae.scoring import score_smiles
 
@@ -68,7 +69,7 @@ class MolVAE:
         self.vocab = checkpoint.vocab
         self.config = checkpoint.config
         self.source = source
-        self._training_set: set[str] | None = None
+        self._training_hashes: np.ndarray | None = None
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str = "cpu") -> MolVAE:
@@ -248,16 +249,33 @@ class MolVAE:
 
     # ---------------------------------------------------------------------------------------------- chemistry
 
-    def training_set(self) -> set[str] | None:
-        """Canonical SMILES the model was trained on, if its data file is still where it was, unchanged."""
-        if self._training_set is None:
+    def training_hashes(self) -> np.ndarray | None:
+        """Hashes (``molvae.novelty.smiles_hashes``) of the canonical SMILES the model was trained on: stored in the
+        checkpoint (the bundled model has them), else read from its data file if that is still where it was,
+        unchanged; None when neither is at hand."""
+        if self._training_hashes is None:
+            stored = self.checkpoint.extra_tensors.get("training_hashes")
+            if stored is not None:
+                self._training_hashes = stored.numpy()
+            else:
+                info = self.checkpoint.train_state.get("data", {})
+                data = Path(info.get("path", ""))
+                if not info or not data.is_file() or file_sha256(data) != info.get("sha256"):
+                    return None
+                corpus = load_corpus(data, self.config.data.smiles_column, self.config.data.max_length)
+                self._training_hashes = smiles_hashes(corpus.smiles)
+        return self._training_hashes
+
+    def store_training_set(self) -> int:
+        """Keep the training set's hashes in this model (written by ``save``), so it can tell novel samples without
+        the data file; returns how many molecules. The data file must be where training read it."""
+        table = self.training_hashes()
+        if table is None:
             info = self.checkpoint.train_state.get("data", {})
-            data = Path(info.get("path", ""))
-            if not info or not data.is_file() or file_sha256(data) != info.get("sha256"):
-                return None
-            max_length = self.config.data.max_length
-            self._training_set = set(load_corpus(data, self.config.data.smiles_column, max_length).smiles)
-        return self._training_set
+            raise DataError(f"the training file {info.get('path', '(not recorded)')!r} of this model is missing or "
+                            "changed since training")
+        self.checkpoint.extra_tensors["training_hashes"] = torch.from_numpy(table)
+        return len(table)
 
     def encode_file(
         self, path: str | Path, smiles_column: str | None = None, errors: str = "raise", sample: bool = False,
@@ -293,15 +311,17 @@ class MolVAE:
             frame = pd.DataFrame({"smiles": raw, "canonical_smiles": chem.canonicalize_many(raw)})
             frame.insert(1, "valid", frame.canonical_smiles.notna())
         valid = frame[frame.valid]
-        training = self.training_set()
-        if training is not None:
-            frame["novel"] = [bool(v) and c not in training for v, c in zip(frame.valid, frame.canonical_smiles)]
+        table = self.training_hashes()
+        distinct = valid.canonical_smiles.unique().tolist()
+        if table is not None:
+            canonical = [c if v else None for v, c in zip(frame.valid, frame.canonical_smiles)]
+            frame["novel"] = frame.valid & ~known(canonical, table)
         summary = {
             "n": n,
             "valid": len(valid) / n,
-            "unique": valid.canonical_smiles.nunique() / max(1, len(valid)),
-            "novel": (len(set(valid.canonical_smiles) - training) / max(1, valid.canonical_smiles.nunique())
-                      if training is not None else float("nan")),
+            "unique": len(distinct) / max(1, len(valid)),
+            "novel": (float((~known(distinct, table)).sum()) / max(1, len(distinct))
+                      if table is not None else float("nan")),
         }
         if valid_only:
             frame = frame[frame.valid]
@@ -323,45 +343,17 @@ class MolVAE:
         rows (drawn by seed) are encoded (posterior means); ``val_fraction`` of them are held out for the errors.
         The head replaces any earlier one; ``save`` writes the model with it.
         """
-        from molvae.batching import split_indices
-        from molvae.config import property_names
-        from molvae.data import read_properties
-        from molvae.properties import fit_head, predict, prediction_errors
+        from molvae.property_fit import fit_on_file
 
-        names = property_names(properties) if isinstance(properties, str) else [str(p).strip() for p in properties]
-        if not names:
-            raise ConfigError("properties: name at least one numeric column, e.g. 'logP,qed,SAS'")
         _check_count("max_molecules", max_molecules)
         _check_count("epochs", epochs)
-        self.config = self.config.with_overrides({"properties": ",".join(names)})  # checks the names first
-        corpus = load_corpus(data, smiles_column, self.config.data.max_length)
-        rows = np.random.default_rng(seed).permutation(len(corpus.smiles))[:max_molecules]
-        rows.sort()
-        targets = read_properties(corpus.path, names, corpus.lines[rows])
-        z = self.encode([corpus.smiles[i] for i in rows], errors="skip")
-        readable = ~torch.isnan(z).any(dim=1).numpy()
-        known = ~np.isnan(targets).all(axis=1)
-        usable = readable & known
-        if usable.sum() < 2:
-            raise DataError(
-                f"{corpus.path}: {int(usable.sum())} molecule(s) usable for fitting, need at least 2 (of "
-                f"{corpus.n_rows} rows: {corpus.n_rows - len(corpus.smiles)} rejected on reading, "
-                f"{int((~readable).sum())} the model cannot read, {int((readable & ~known).sum())} with no value "
-                f"in {', '.join(names)})")
-        z, targets = z[torch.from_numpy(usable)], targets[usable]
-        missing = [name for j, name in enumerate(names) if np.isnan(targets[:, j]).all()]
-        if missing:
-            raise DataError(f"{corpus.path}: no numeric value of {', '.join(missing)} on any usable molecule")
-        train_idx, val_idx = split_indices(len(z), val_fraction, seed)
-        head = fit_head(z[train_idx], targets[train_idx], self.config.model.predictor_hidden, epochs=epochs,
-                        seed=seed)
-        errors = prediction_errors(predict(head, z[val_idx]), targets[val_idx], names)
+        head, names, errors, fit = fit_on_file(self, data, properties, smiles_column, max_molecules, val_fraction,
+                                               epochs, seed)
+        self.config = self.config.with_overrides({"properties": ",".join(names)})
         self.model.property_head = head.to(self.device)
         self.model.n_properties = len(names)
         self.checkpoint.config = self.config
-        self.checkpoint.train_state = {**self.checkpoint.train_state, "property_errors": errors,
-                                       "property_fit": {"data": str(Path(data).resolve()), "sha256": corpus.sha256,
-                                                        "n_train": len(train_idx), "n_val": len(val_idx)}}
+        self.checkpoint.train_state = {**self.checkpoint.train_state, "property_errors": errors, "property_fit": fit}
         return errors
 
     def predict_properties(self, smiles: Sequence[str] | str) -> pd.DataFrame:

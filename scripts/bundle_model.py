@@ -3,7 +3,8 @@
 Usage: python scripts/bundle_model.py RUN_FOLDER_OR_CHECKPOINT --temperature 0.8
 
 Writes the weights only (no optimizer state), the property predictor and aggregate posterior if the model has them,
-and the sampling temperature the model card recommends (``molvae sample`` uses it unless given --temperature). The
+the hashes of its training molecules (so `molvae sample` reports novelty without the data file; the training file
+must be where training read it), and the sampling temperature the model card recommends (``molvae sample`` uses it unless given --temperature). The
 sha256 written beside it is checked every time the bundled model is loaded.
 """
 
@@ -28,6 +29,7 @@ def main() -> None:
 
     vae = MolVAE.load(args.model)
     vae.sample_temperature = args.temperature
+    n_training = vae.store_training_set()
     vae.save(BUNDLED_MODEL, force=True)
     size = BUNDLED_MODEL.stat().st_size
     if size > LIMIT_BYTES:
@@ -35,7 +37,8 @@ def main() -> None:
         raise SystemExit(f"{args.model}: {size / 2**20:.1f} MiB is over the 25 MiB the wheel may carry")
     digest = file_sha256(BUNDLED_MODEL)
     BUNDLED_MODEL.with_suffix(".sha256").write_text(f"{digest}  {BUNDLED_MODEL.name}\n")
-    print(f"{BUNDLED_MODEL.relative_to(ROOT)}: {size / 2**20:.1f} MiB, sha256 {digest}, temperature {args.temperature:g}")
+    print(f"{BUNDLED_MODEL.relative_to(ROOT)}: {size / 2**20:.1f} MiB, sha256 {digest}, temperature {args.temperature:g}, "
+          f"{n_training:,} training molecules hashed")
 
 
 if __name__ == "__main__":

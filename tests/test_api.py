@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from molvae import MolVAE
-from molvae.errors import CheckpointError, ConfigError, MolVAEError, VocabularyError
+from molvae.errors import CheckpointError, ConfigError, DataError, MolVAEError, VocabularyError
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +94,24 @@ def test_score_keeps_invalid_rows() -> None:
     frame = MolVAE.score(["CCO", "C1CC", "", None])
     assert frame.valid.tolist() == [True, False, False, False]
     assert frame.canonical_smiles[0] == "CCO" and frame.qed.isna().tolist() == [False, True, True, True]
+
+
+def test_a_stored_training_set_tells_novelty_without_the_data_file(overfit_model, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from molvae import api
+
+    vae = MolVAE.load(overfit_model[0])
+    assert vae.store_training_set() == len(set(overfit_model[1]))
+    saved = MolVAE.load(vae.save(tmp_path / "with_set.safetensors"))
+    monkeypatch.setattr(api, "load_corpus", lambda *a, **k: pytest.fail("read the training file"))
+    frame, summary = saved.sample_frame(30, seed=0, temperature=0.0)
+    training = set(overfit_model[1])
+    assert frame.novel.tolist() == [bool(v) and c not in training for v, c in zip(frame.valid, frame.canonical_smiles)]
+    distinct = set(frame.canonical_smiles[frame.valid])
+    assert summary["novel"] == pytest.approx(len(distinct - training) / max(1, len(distinct)))
+    moved = MolVAE.load(overfit_model[0])
+    moved.checkpoint.train_state = {**moved.checkpoint.train_state, "data": {"path": str(tmp_path / "gone.csv")}}
+    with pytest.raises(DataError, match="gone.csv.*missing or changed"):
+        moved.store_training_set()
 
 
 def test_missing_default_model_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,31 @@
+"""Training-set membership from 64-bit hashes of canonical SMILES, so a model file can tell which of its samples are
+novel without the training file (250,000 molecules: 2 MB of int64 in the checkpoint)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def _hashes(smiles: Sequence[str]) -> np.ndarray:
+    """(N,) int64: the first 8 bytes of BLAKE2b of each string's UTF-8 text, in input order."""
+    digests = (hashlib.blake2b(s.encode(), digest_size=8).digest() for s in smiles)
+    return np.fromiter((int.from_bytes(d, "little", signed=True) for d in digests), dtype=np.int64, count=len(smiles))
+
+
+def smiles_hashes(smiles: Sequence[str]) -> np.ndarray:
+    """Sorted, unique int64 hashes (M,) of canonical SMILES, the table ``known`` looks molecules up in.
+
+    Two different molecules share a hash with probability about N^2 / 2^65 (1.7e-9 for 250,000 molecules)."""
+    return np.unique(_hashes(smiles))
+
+
+def known(canonical: Sequence[str | None], table: np.ndarray) -> np.ndarray:
+    """(N,) bool: which canonical SMILES are in ``table`` (None, an invalid molecule, is never known)."""
+    present = [i for i, s in enumerate(canonical) if s is not None]
+    found = np.zeros(len(canonical), dtype=bool)
+    if present:
+        found[present] = np.isin(_hashes([canonical[i] for i in present]), table)
+    return found

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+import numpy as np
+
+from molvae.novelty import known, smiles_hashes
+
+
+def test_hash_table_is_sorted_unique_and_finds_exactly_its_members() -> None:
+    table = smiles_hashes(["CCO", "c1ccccc1", "CCO", "CCN"])
+    assert table.dtype == np.int64 and len(table) == 3 and np.all(np.diff(table) > 0)
+    assert known(["CCN", "CCC", None, "c1ccccc1", "OCC"], table).tolist() == [True, False, False, True, False]
+    assert known([], table).tolist() == [] and known([None], table).tolist() == [False]
+
+
+def test_hashes_do_not_collide_on_many_similar_strings() -> None:
+    smiles = [f"C{'C' * (i % 50)}N{i}" for i in range(100_000)]
+    assert len(smiles_hashes(smiles)) == len(set(smiles))
