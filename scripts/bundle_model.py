@@ -4,8 +4,8 @@ Usage: python scripts/bundle_model.py RUN_FOLDER_OR_CHECKPOINT --temperature 0.8
 
 Writes the weights only (no optimizer state), the property predictor and aggregate posterior if the model has them,
 the hashes of its training molecules (so `molvae sample` reports novelty without the data file; the training file
-must be where training read it), and the sampling temperature the model card recommends (``molvae sample`` uses it unless given --temperature). The
-sha256 written beside it is checked every time the bundled model is loaded.
+must be where training read it), and the sampling temperature the model card recommends (``molvae sample`` uses it
+unless given --temperature). The sha256 written beside it is checked every time the bundled model is loaded.
 """
 
 from __future__ import annotations
