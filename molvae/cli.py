@@ -92,10 +92,10 @@ def train(data: Path, config_file: Path | None, out: Path | None, resume: Path |
         click.echo(f"warning: {warning}", err=True)
 
 
-def _model_option(func):  # noqa: ANN001, ANN202
+def _model_option(func, default: str = "the bundled default model"):  # noqa: ANN001, ANN202
     func = click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N")(func)
     return click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
-                        help="A checkpoint (.safetensors) or run folder (its best checkpoint).")(func)
+                        help=f"A checkpoint (.safetensors) or run folder (its best checkpoint); default: {default}.")(func)
 
 
 def _output_options(func):  # noqa: ANN001, ANN202
@@ -256,7 +256,7 @@ def interpolate(start: str, end: str, steps: int, method: str, model_path: Path 
               help="Folder for metrics.json, metrics.md, histograms.png, molecules.png.")
 @click.option("--force", is_flag=True, help="Write into an existing non-empty output folder.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-@_model_option
+@(lambda func: _model_option(func, "none, no reconstruction figures"))
 def evaluate(samples: Path, references: tuple[str, ...], train_file: Path | None, fcd: bool, n_reconstruct: int,
              n_jobs: int, output: Path | None, force: bool, quiet: bool, model_path: Path | None, device: str) -> None:
     """MOSES metrics of the SMILES in SAMPLES against reference sets (and reconstruction with --model)."""

@@ -46,6 +46,8 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=ROOT / "docs" / "quality")
     parser.add_argument("--out", type=Path, default=None, help="run folder (default runs/quality-<config>-<time>)")
     parser.add_argument("--no-fcd", action="store_true")
+    parser.add_argument("--report", type=Path, default=None,
+                        help="also write molvae evaluate's report (metrics, histograms, molecule grid) into this folder")
     parser.add_argument("--references", default="Test,TestSF", help="MOSES sets to compare with: Test, TestSF")
     args = parser.parse_args()
     if (args.config is None) == (args.model is None):
@@ -79,9 +81,14 @@ def main() -> None:
     sample_seconds = time.perf_counter() - started
     refs = [load_reference(name, moses / MOSES_FILES[name], fcd=not args.no_fcd) for name in names]
     started = time.perf_counter()
-    metrics = evaluate_samples(samples, refs, train=load_training_set(moses / "train.csv.gz"),
-                               fcd=not args.no_fcd).metrics
+    evaluation = evaluate_samples(samples, refs, train=load_training_set(moses / "train.csv.gz"), fcd=not args.no_fcd)
+    metrics = evaluation.metrics
     evaluate_seconds = time.perf_counter() - started
+    if args.report is not None:
+        from molvae.report import write_report
+
+        args.report.mkdir(parents=True, exist_ok=True)
+        write_report(args.report, evaluation, refs)
     metrics.update(reconstruction(vae, read_smiles(moses / "test.csv.gz")[:1000]))
     name = args.config.name if args.model is None else args.model.name
     row = {
