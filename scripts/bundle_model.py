@@ -30,6 +30,7 @@ def main() -> None:
     vae = MolVAE.load(args.model)
     vae.sample_temperature = args.temperature
     n_training = vae.store_training_set()
+    BUNDLED_MODEL.parent.mkdir(exist_ok=True)
     vae.save(BUNDLED_MODEL, force=True)
     size = BUNDLED_MODEL.stat().st_size
     if size > LIMIT_BYTES:

@@ -149,3 +149,20 @@ def test_recommended_sample_temperature_travels_in_the_checkpoint(vae: MolVAE, t
     assert reloaded.sample(50, seed=3) != reloaded.sample(50, temperature=1.0, seed=3)
     with pytest.raises(ConfigError, match="sample_temperature"):
         copy.sample_temperature = -1.0
+
+
+def test_the_bundled_default_model_is_a_trained_model_that_samples_right_after_install() -> None:
+    from molvae import api, chem
+    from molvae.data import file_sha256
+
+    assert api.BUNDLED_MODEL.stat().st_size <= 25 * 2**20  # the wheel's limit
+    recorded = api.BUNDLED_MODEL.with_suffix(".sha256").read_text().split()[0]
+    assert file_sha256(api.BUNDLED_MODEL) == recorded
+    vae = MolVAE.load()
+    assert vae.source == api.BUNDLED_MODEL and 0 < vae.sample_temperature <= 1
+    assert vae.config.data.property_list == ["logP", "qed", "SAS"] and vae.model.property_head is not None
+    smiles = vae.sample(200, seed=0)
+    assert sum(chem.is_valid(s) for s in smiles) >= 150  # a trained model (a random decoder gives ~0)
+    frame, summary = vae.sample_frame(50, seed=1)
+    assert "novel" in frame.columns and summary["novel"] > 0.5  # its training set travels with it
+    assert vae.decode(vae.encode(["CC(=O)Nc1ccc(O)cc1"]))[0] is not None

@@ -158,3 +158,10 @@ def test_decode_rejects_a_wrong_width_and_a_pickle(overfit_model, tmp_path: Path
     np.save(tmp_path / "o.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     code, _, err = run("decode", str(tmp_path / "o.npy"), "--model", model)
     assert code == 2 and "not a .npy array" in err
+
+
+def test_sample_uses_the_bundled_model_without_model_option() -> None:
+    code, out, err = run("sample", "--n", "20", "--seed", "0")
+    lines = out.strip().splitlines()
+    assert code == 0 and lines[0] == "smiles,valid,canonical_smiles,qed,logP,SA,MW,penalized_logP,novel"
+    assert len(lines) == 21 and "20 sampled: valid" in err and "novel" in err
