@@ -14,7 +14,7 @@ def test_default_toml_is_the_built_in_default() -> None:
     assert load_config(ROOT / "configs" / "default.toml") == Config()
 
 
-@pytest.mark.parametrize("name", ["default", "moses", "tiny"])
+@pytest.mark.parametrize("name", ["default", "moses", "tiny", "bundled"])
 def test_shipped_configs_round_trip_through_toml(name: str, tmp_path: Path) -> None:
     config = load_config(ROOT / "configs" / f"{name}.toml")
     (tmp_path / "c.toml").write_text(to_toml(config))
@@ -65,3 +65,9 @@ def test_parse_duration() -> None:
     assert parse_duration("90") == 90 and parse_duration("") is None
     with pytest.raises(ConfigError):
         parse_duration("-3m")
+
+
+def test_bundled_config_is_the_bundled_models_config() -> None:
+    from molvae import MolVAE
+
+    assert load_config(ROOT / "configs" / "bundled.toml") == MolVAE.load().config
