@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 METHODS = ("gradient", "bo", "random")
 COLUMNS = ["start", "start_score", "smiles", "score", "similarity", "sa", "step", "oracle_calls", "method", "z"]
+STALL_STEPS = 25  # a gradient run ends after this many steps in a row that decode no new molecule
 # What the property predictor must predict for each objective's gradient: (column names accepted, sign) per term.
 SURROGATES = {
     "qed": [(("qed", "QED"), 1.0)],
@@ -135,12 +136,17 @@ def _gradient(run: _Run, z0: torch.Tensor, owners: list[int], n_steps: int, step
     head = run.vae.model.property_head
     head.eval()
     z = z0.clone()
+    calls, idle = run.oracle.calls, 0
     for step in range(1, n_steps + 1):
         z.requires_grad_(True)
         value = surrogate(z) - prior_weight * 0.5 * z.pow(2).sum(dim=1)
         (grad,) = torch.autograd.grad(value.sum(), z)
         z = (z + step_size * grad / grad.norm(dim=1, keepdim=True).clamp(min=1e-12)).detach()
         run.evaluate(z, owners, step)
+        idle = 0 if run.oracle.calls > calls else idle + 1
+        calls = run.oracle.calls
+        if idle >= STALL_STEPS:  # the paths have settled: only molecules already scored come out
+            break
 
 
 def _random(run: _Run, z0: torch.Tensor | None, owners: list[int], n_steps: int, radius: float, n_points: int,

@@ -94,6 +94,23 @@ def test_bad_arguments_are_refused_before_any_oracle_call(vae_with_predictor, lo
         vae_with_predictor.optimize(objective, **options)
 
 
+def test_gradient_paths_that_stop_finding_new_molecules_end_before_their_steps(vae_with_predictor, low_qed,  # noqa: ANN001
+                                                                               monkeypatch) -> None:  # noqa: ANN001
+    from molvae import optimize as module
+
+    steps: list[int] = []
+    evaluate = module._Run.evaluate
+    def counted(run, z, owners, step):  # noqa: ANN001, ANN202
+        steps.append(step)
+        return evaluate(run, z, owners, step)
+
+    monkeypatch.setattr(module._Run, "evaluate", counted)
+    found = vae_with_predictor.optimize("qed", start=low_qed[:2], method="gradient", n_steps=2000, budget=100_000,
+                                        step_size=0.5)
+    assert len(steps) < 2000 and found.attrs["oracle_calls"] < 100_000  # stopped early, budget left
+    assert steps[-1] - found["step"].max() >= module.STALL_STEPS - 1  # ... only after STALL_STEPS idle steps
+
+
 def test_gradient_needs_a_predictor_of_the_objective(overfit_model, low_qed) -> None:
     plain = MolVAE.load(overfit_model[0])
     with pytest.raises(ConfigError, match="property predictor"):
