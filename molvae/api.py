@@ -320,7 +320,7 @@ class MolVAE:
             "n": n,
             "valid": len(valid) / n,
             "unique": len(distinct) / max(1, len(valid)),
-            "novel": (float((~known(distinct, table)).sum()) / max(1, len(distinct))
+            "novel": (frame.canonical_smiles[frame.novel].nunique() / max(1, len(distinct))
                       if table is not None else float("nan")),
         }
         if valid_only:
