@@ -12,7 +12,8 @@ Methods (``optimize(..., method=...)``):
 The oracle counts and caches calls (by canonical SMILES), so ``budget`` bounds the calls of a slow user objective.
 Rows that break a constraint (similarity to their start below ``similarity``, SA above ``max_sa``, invalid, a
 degenerate long carbon chain unless ``allow_degenerate``) are left out of the results and counted in
-``frame.attrs``.
+``frame.attrs``. The constraints are checked before the oracle is called, so the budget is spent only on molecules
+that can be returned (for the optimizer, a refused molecule scores like an invalid one).
 """
 
 from __future__ import annotations
@@ -74,6 +75,18 @@ class _Run:
                 self.left_out["invalid"] += 1
                 scores.append(None)
                 continue
+            # the constraints first: the oracle is spent only on molecules that can be returned
+            mol = chem.to_mol(smiles)
+            owner = owners[i]
+            sim = chem.tanimoto(mol, self.start_mols[owner]) if owner >= 0 else float("nan")
+            sa = chem.sa_score(mol)
+            broken = ("similarity" if self.similarity is not None and owner >= 0 and sim < self.similarity
+                      else "sa" if self.max_sa is not None and sa > self.max_sa
+                      else "degenerate" if not self.allow_degenerate and chem.has_long_chain(mol) else None)
+            if broken is not None:
+                self.left_out[broken] += 1
+                scores.append(None)
+                continue
             before = self.oracle.calls
             value = self.oracle(smiles)
             if self.bar is not None and self.oracle.calls > before:
@@ -81,19 +94,6 @@ class _Run:
             scores.append(value)
             if value is None:
                 self.left_out["invalid"] += 1
-                continue
-            mol = chem.to_mol(smiles)
-            owner = owners[i]
-            sim = chem.tanimoto(mol, self.start_mols[owner]) if owner >= 0 else float("nan")
-            sa = chem.sa_score(mol)
-            if self.similarity is not None and owner >= 0 and sim < self.similarity:
-                self.left_out["similarity"] += 1
-                continue
-            if self.max_sa is not None and sa > self.max_sa:
-                self.left_out["sa"] += 1
-                continue
-            if not self.allow_degenerate and chem.has_long_chain(mol):
-                self.left_out["degenerate"] += 1
                 continue
             self.rows.append({
                 "start": self.starts[owner] if owner >= 0 else "",

@@ -55,6 +55,23 @@ def test_similarity_constraint_holds_for_every_returned_row(vae_with_predictor, 
         assert chem.tanimoto(chem.to_mol(row.smiles), chem.to_mol(row.start)) == pytest.approx(row.similarity)
 
 
+def test_the_oracle_is_spent_only_on_molecules_that_meet_the_constraints(vae_with_predictor, low_qed) -> None:
+    calls: list[str] = []
+
+    def oracle(smiles: str) -> float:
+        calls.append(smiles)
+        return chem.qed(chem.to_mol(smiles))
+
+    frame = vae_with_predictor.optimize(oracle, start=low_qed, method="random", budget=200, n_steps=10, radius=0.5,
+                                        similarity=0.4, seed=0)
+    starts = {chem.canonical_smiles(s) for s in low_qed}
+    mols = [chem.to_mol(s) for s in starts]
+    proposed = [c for c in calls if c not in starts]  # the start molecules are scored first, as the reference
+    assert proposed, "the search scored no candidate"
+    assert all(max(chem.tanimoto(chem.to_mol(c), m) for m in mols) >= 0.4 for c in proposed)
+    assert frame.attrs["left_out"]["similarity"] > 0  # candidates were refused without an oracle call
+
+
 def test_user_callable_is_called_at_most_budget_times_and_never_twice_on_a_molecule(vae_with_predictor, low_qed) -> None:
     calls: list[str] = []
 
