@@ -174,9 +174,12 @@ def main() -> None:
         model = args.sample_models[0]  # the bundled model is run as users run it: no --model, sha256 checked
         chosen = [] if model.resolve() == BUNDLED_MODEL.resolve() else ["--model", str(model)]
         cli = run([sys.executable, "-m", "molvae", "sample", "--n", "1000", *chosen, "--seed", "0"])
+        unscored = run([sys.executable, "-m", "molvae", "sample", "--n", "1000", *chosen, "--seed", "0", "--no-score"])
         bare = run([sys.executable, "-c", "import torch, rdkit"])
         print(f"\n`molvae sample --n 1000` {cli:.2f} s; `python -c 'import torch, rdkit'` {bare:.2f} s; "
               f"ratio {cli / bare:.2f}")
+        print(f"`molvae sample --n 1000 --no-score` (no QED/logP/SA/MW columns) {unscored:.2f} s; "
+              f"ratio {unscored / bare:.2f}")
 
 
 if __name__ == "__main__":
