@@ -79,10 +79,13 @@ class _Run:
             mol = chem.to_mol(smiles)
             owner = owners[i]
             sim = chem.tanimoto(mol, self.start_mols[owner]) if owner >= 0 else float("nan")
-            sa = chem.sa_score(mol)
-            broken = ("similarity" if self.similarity is not None and owner >= 0 and sim < self.similarity
-                      else "sa" if self.max_sa is not None and sa > self.max_sa
-                      else "degenerate" if not self.allow_degenerate and chem.has_long_chain(mol) else None)
+            sa = float("nan")
+            if self.similarity is not None and owner >= 0 and sim < self.similarity:
+                broken = "similarity"  # most candidates stop here: no SA score computed for them
+            else:
+                sa = chem.sa_score(mol)
+                broken = ("sa" if self.max_sa is not None and sa > self.max_sa
+                          else "degenerate" if not self.allow_degenerate and chem.has_long_chain(mol) else None)
             if broken is not None:
                 self.left_out[broken] += 1
                 scores.append(None)
