@@ -2,11 +2,16 @@
 
 Methods (``optimize(..., method=...)``):
 - ``gradient``: normalized gradient ascent on the property predictor from encoded start molecules, minus a prior
-  (density) penalty ``prior_weight * |z|^2 / 2``; every point of the path is decoded greedily and scored by the
-  objective (the oracle).
+  (density) penalty ``prior_weight * |z|^2 / 2``. Each point of a path and ``neighbours`` draws around it (within
+  ``radius``) are decoded greedily; a path point that decodes to nothing usable (invalid or breaking a constraint)
+  is taken back and its step halved. The new molecules become candidates, ranked by the predictor at their own
+  encoding; the objective (the oracle) scores them best first (with a similarity constraint, each start's best in
+  turn), so the budget goes to the candidates the predictor likes most. Paths end after ``n_steps``, when
+  ``CANDIDATES_PER_CALL`` candidates per oracle call are found, or after ``STALL_STEPS`` steps with none new.
 - ``bo``: Bayesian optimization over z with BoTorch (extra ``bo``): a GP on (z, oracle score); each round decodes
-  the ``batch`` points of highest (log) expected improvement among a pool of candidates, inside a box of
-  ``radius`` around the start molecules' z (within +-3 of the prior).
+  the ``SCREEN_BO * batch`` points of highest (log) expected improvement among a pool of candidates, inside a box
+  of ``radius`` around the start molecules' z (within +-3 of the prior), and the oracle scores the first ``batch``
+  of them that meet the constraints.
 - ``random``: points ``z_start + radius * eps`` (or prior draws without start molecules): the baseline.
 
 The oracle counts and caches calls (by canonical SMILES), so ``budget`` bounds the calls of a slow user objective.
@@ -38,13 +43,27 @@ if TYPE_CHECKING:
 
 METHODS = ("gradient", "bo", "random")
 COLUMNS = ["start", "start_score", "smiles", "score", "similarity", "sa", "step", "oracle_calls", "method", "z"]
-STALL_STEPS = 25  # a gradient run ends after this many steps in a row that decode no new molecule
+STALL_STEPS = 25  # gradient paths end after this many steps in a row that decode no new candidate
+SCREEN_BO = 8  # bo: candidates decoded per oracle call of a round (the refused ones cost no call)
+CANDIDATES_PER_CALL = 20  # gradient: candidates decoded per oracle call of the budget, for the predictor to rank
 # What the property predictor must predict for each objective's gradient: (column names accepted, sign) per term.
 SURROGATES = {
     "qed": [(("qed", "QED"), 1.0)],
     "logp": [(("logP", "logp", "LogP"), 1.0)],
     "penalized_logp": [(("logP", "logp", "LogP"), 1.0), (("SAS", "SA", "sa", "sas"), -1.0)],
 }
+
+
+@dataclass
+class _Candidate:
+    """A decoded molecule that meets the constraints, not yet scored; ``z`` (Z,) is where it was decoded from."""
+
+    owner: int
+    smiles: str
+    similarity: float
+    sa: float
+    step: int
+    z: np.ndarray
 
 
 @dataclass
@@ -65,17 +84,15 @@ class _Run:
                                                                 "degenerate": 0})
     bar: Any = None
 
-    def evaluate(self, z: torch.Tensor, owners: Sequence[int], step: int) -> list[float | None]:
-        """Decode z (b, Z) greedily, score each molecule, keep the rows that meet the constraints; the scores (None
-        where invalid) come back for the optimizer. ``owners[i]``: index of the start molecule of row i (-1: none)."""
-        decoded = self.vae.decode(z)
-        scores: list[float | None] = []
-        for i, smiles in enumerate(decoded):
+    def check(self, z: torch.Tensor, owners: Sequence[int], step: int) -> list[_Candidate | None]:
+        """Decode z (b, Z) greedily and apply the constraints (no oracle call): a candidate per row, None where the
+        molecule is invalid or breaks a constraint. ``owners[i]``: index of the start molecule of row i (-1: none)."""
+        out: list[_Candidate | None] = []
+        for i, smiles in enumerate(self.vae.decode(z)):
             if smiles is None:
                 self.left_out["invalid"] += 1
-                scores.append(None)
+                out.append(None)
                 continue
-            # the constraints first: the oracle is spent only on molecules that can be returned
             mol = chem.to_mol(smiles)
             owner = owners[i]
             sim = chem.tanimoto(mol, self.start_mols[owner]) if owner >= 0 else float("nan")
@@ -88,23 +105,33 @@ class _Run:
                           else "degenerate" if not self.allow_degenerate and chem.has_long_chain(mol) else None)
             if broken is not None:
                 self.left_out[broken] += 1
-                scores.append(None)
+                out.append(None)
                 continue
-            before = self.oracle.calls
-            value = self.oracle(smiles)
-            if self.bar is not None and self.oracle.calls > before:
-                self.bar.update(self.oracle.calls - before)
-            scores.append(value)
-            if value is None:
-                self.left_out["invalid"] += 1
-                continue
-            self.rows.append({
-                "start": self.starts[owner] if owner >= 0 else "",
-                "start_score": self.start_scores[owner] if owner >= 0 else float("nan"),
-                "smiles": smiles, "score": value, "similarity": sim, "sa": sa, "step": step,
-                "oracle_calls": self.oracle.calls, "method": self.method, "z": z[i].detach().cpu().numpy().copy(),
-            })
-        return scores
+            out.append(_Candidate(owner, smiles, sim, sa, step, z[i].detach().cpu().numpy().copy()))
+        return out
+
+    def score(self, candidate: _Candidate) -> float | None:
+        """The oracle's score of a candidate (a call unless cached); a valid score adds a result row."""
+        before = self.oracle.calls
+        value = self.oracle(candidate.smiles)
+        if self.bar is not None and self.oracle.calls > before:
+            self.bar.update(self.oracle.calls - before)
+        if value is None:
+            self.left_out["invalid"] += 1
+            return None
+        owner = candidate.owner
+        self.rows.append({
+            "start": self.starts[owner] if owner >= 0 else "",
+            "start_score": self.start_scores[owner] if owner >= 0 else float("nan"),
+            "smiles": candidate.smiles, "score": value, "similarity": candidate.similarity, "sa": candidate.sa,
+            "step": candidate.step, "oracle_calls": self.oracle.calls, "method": self.method, "z": candidate.z,
+        })
+        return value
+
+    def evaluate(self, z: torch.Tensor, owners: Sequence[int], step: int) -> list[float | None]:
+        """Decode z (b, Z), check the constraints, and score every candidate that meets them (the oracle is spent
+        only on molecules that can be returned): the scores, None where invalid or refused, for the optimizer."""
+        return [None if c is None else self.score(c) for c in self.check(z, owners, step)]
 
     def frame(self) -> pd.DataFrame:
         frame = pd.DataFrame(self.rows, columns=COLUMNS)
@@ -133,23 +160,57 @@ def _surrogate(vae: Any, name: str) -> Callable[[torch.Tensor], torch.Tensor]:
     return lambda z: sum(sign * head(z)[:, index] for index, sign in terms)
 
 
-def _gradient(run: _Run, z0: torch.Tensor, owners: list[int], n_steps: int, step_size: float,
-              prior_weight: float, name: str) -> None:
+def _gradient(run: _Run, z0: torch.Tensor, n_steps: int, step_size: float, prior_weight: float, name: str,
+              radius: float, neighbours: int, generator: torch.Generator) -> None:
+    """Gradient paths from the starts z0 (n, Z); the path points and ``neighbours`` draws around each (within
+    ``radius``) are decoded into candidates, and the oracle scores them in the order the predictor ranks them."""
     surrogate = _surrogate(run.vae, name)
     head = run.vae.model.property_head
     head.eval()
-    z = z0.clone()
-    calls, idle = run.oracle.calls, 0
-    for step in range(1, n_steps + 1):
-        z.requires_grad_(True)
-        value = surrogate(z) - prior_weight * 0.5 * z.pow(2).sum(dim=1)
-        (grad,) = torch.autograd.grad(value.sum(), z)
-        z = (z + step_size * grad / grad.norm(dim=1, keepdim=True).clamp(min=1e-12)).detach()
-        run.evaluate(z, owners, step)
-        idle = 0 if run.oracle.calls > calls else idle + 1
-        calls = run.oracle.calls
-        if idle >= STALL_STEPS:  # the paths have settled: only molecules already scored come out
+    n = len(z0)
+    pools: list[list[tuple[float, int, _Candidate]]] = [[] for _ in range(n)]
+    seen = {(i, s) for i, s in enumerate(run.starts)}
+    wanted = CANDIDATES_PER_CALL * max(1, run.oracle.budget - run.oracle.calls)
+    owners = list(range(n)) * (1 + neighbours)
+    z, found, idle = z0.clone(), 0, 0
+    steps = torch.full((n, 1), float(step_size))
+    for step in range(n_steps + 1):
+        last = z
+        if step > 0:
+            z.requires_grad_(True)
+            value = surrogate(z) - prior_weight * 0.5 * z.pow(2).sum(dim=1)
+            (grad,) = torch.autograd.grad(value.sum(), z)
+            z = (z + steps * grad / grad.norm(dim=1, keepdim=True).clamp(min=1e-12)).detach()
+        points = torch.cat([z] + [z + radius * torch.randn(z.shape, generator=generator) for _ in range(neighbours)])
+        checked = run.check(points, owners, step)
+        if step > 0:  # a path point that decodes to nothing usable steps back and halves its step (a line search)
+            out = torch.tensor([c is None for c in checked[:n]])
+            z[out], steps[out] = last[out], steps[out] / 2
+        fresh = []
+        for candidate in checked:
+            if candidate is not None and (candidate.owner, candidate.smiles) not in seen:
+                seen.add((candidate.owner, candidate.smiles))
+                fresh.append(candidate)
+        if fresh:
+            # the predictor's value at each molecule's own encoding ranks the candidates (NaN: it cannot be read)
+            with torch.no_grad():
+                mu = run.vae.encode([c.smiles for c in fresh], errors="skip")
+                predicted = torch.nan_to_num(surrogate(mu), nan=-math.inf).tolist()
+            for value, candidate in zip(predicted, fresh):
+                pools[candidate.owner].append((value, found, candidate))
+                found += 1
+        idle = 0 if fresh else idle + 1
+        if found >= wanted or idle >= STALL_STEPS:  # enough to choose from, or nothing new comes out
             break
+    if run.similarity is None:  # one objective, no per-start constraint: the best predicted first, whatever start
+        pools = [[entry for pool in pools for entry in pool]]
+    for pool in pools:
+        pool.sort(key=lambda entry: (-entry[0], entry[1]))
+    # each start's candidates, best predicted first, one start after another (round robin): the budget is shared
+    for rank in range(max(len(pool) for pool in pools)):
+        for pool in pools:
+            if rank < len(pool):
+                run.score(pool[rank][2])
 
 
 def _random(run: _Run, z0: torch.Tensor | None, owners: list[int], n_steps: int, radius: float, n_points: int,
@@ -187,10 +248,11 @@ def _bo(run: _Run, z0: torch.Tensor | None, owners: list[int], y0: list[float | 
         ys.extend(run.evaluate(z, [-1] * batch, 0))
         xs.extend(z)
     owner_of = owners[0] if len(set(owners)) == 1 else -1  # one start: every candidate is one of its neighbours
+    idle = 0
     for step in range(1, n_steps + 1):
         known = [v for v in ys if v is not None]
         if not known:
-            z = lower.float() + (upper - lower).float() * torch.rand(batch, dim, generator=generator)
+            z = lower.float() + (upper - lower).float() * torch.rand(batch * SCREEN_BO, dim, generator=generator)
         else:
             worst = min(known)
             y = torch.tensor([v if v is not None else worst for v in ys], dtype=torch.float64)
@@ -218,14 +280,27 @@ def _bo(run: _Run, z0: torch.Tensor | None, owners: list[int], y0: list[float | 
             top = unit[torch.argsort(y_std, descending=True)[:8]]
             moves = top.repeat(pool // 16, 1) + 0.05 * torch.randn(len(top) * (pool // 16), dim, generator=generator,
                                                                    dtype=torch.float64)
-            cand = torch.cat([torch.rand(pool // 2, dim, generator=generator, dtype=torch.float64),
-                              moves.clamp(0.0, 1.0)])
+            if z0 is not None and len(z0) == 1:  # one start: its neighbourhood, drawn as random search draws it
+                spread_out = z0.double() + radius * torch.randn(pool // 2, dim, generator=generator, dtype=torch.float64)
+                spread_out = (spread_out - lower) / (upper - lower)
+            else:
+                spread_out = torch.rand(pool // 2, dim, generator=generator, dtype=torch.float64)
+            cand = torch.cat([spread_out, moves.clamp(0.0, 1.0)])
             with torch.no_grad():
                 ei = torch.cat([acquisition(chunk.unsqueeze(1)) for chunk in cand.split(512)])
-            candidates = cand[torch.argsort(ei, descending=True)[:batch]]
+            candidates = cand[torch.argsort(ei, descending=True)[: batch * SCREEN_BO]]
             z = (lower + candidates.detach() * (upper - lower)).float()
-        ys.extend(run.evaluate(z, [owner_of] * len(z), step))
-        xs.extend(z)
+        # decoding is free: the best candidates by EI are decoded and checked, and the oracle scores the first
+        # `batch` new molecules that meet the constraints (only those enter the GP: it stays small and quick to fit)
+        scored = 0
+        for i, candidate in enumerate(run.check(z, [owner_of] * len(z), step)):
+            if candidate is not None and candidate.smiles not in run.oracle.cache and scored < batch:
+                xs.append(z[i])
+                ys.append(run.score(candidate))
+                scored += 1
+        idle = 0 if scored else idle + 1
+        if idle >= STALL_STEPS:  # nothing decoded here meets the constraints any more
+            break
 
 
 def optimize(
@@ -245,6 +320,7 @@ def optimize(
     prior_weight: float = 0.05,
     batch: int = 16,
     n_points: int = 100,
+    neighbours: int = 3,
     progress: bool = False,
 ) -> pd.DataFrame:
     """Optimize an objective in the latent space of ``vae``; every decoded candidate is scored by the objective.
@@ -260,9 +336,10 @@ def optimize(
     if method not in METHODS:
         raise ConfigError(f"method = {method!r}; expected one of {METHODS}")
     name, fn = build_objective(objective, target)
-    for label, value in (("n_steps", n_steps), ("budget", budget), ("batch", batch), ("n_points", n_points)):
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ConfigError(f"{label} = {value!r}; expected an integer > 0")
+    for label, value, low in (("n_steps", n_steps, 1), ("budget", budget, 1), ("batch", batch, 1),
+                              ("n_points", n_points, 1), ("neighbours", neighbours, 0)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ConfigError(f"{label} = {value!r}; expected an integer >= {low}")
     for label, value in (("radius", radius), ("step_size", step_size), ("prior_weight", prior_weight)):
         if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             raise ConfigError(f"{label} = {value!r}; expected a finite number >= 0")
@@ -294,7 +371,7 @@ def optimize(
             bar.update(oracle.calls)
             owners = list(range(len(canonical))) if canonical else [-1] * n_points
             if method == "gradient":
-                _gradient(run, z0, owners, n_steps, step_size, prior_weight, name)
+                _gradient(run, z0, n_steps, step_size, prior_weight, name, radius, neighbours, generator)
             elif method == "random":
                 _random(run, z0, owners, n_steps, radius, n_points, generator)
             elif similarity is not None and len(canonical) > 1:

@@ -10,6 +10,8 @@ Usage:
   each method gets ``--calls-per-molecule`` oracle calls per molecule; mean improvement (over successes), mean
   similarity and success rate (a molecule is a success when a different molecule with higher penalized logP and
   Tanimoto >= delta was found). BO runs per molecule and is slow: it gets the first ``--bo-starts`` molecules only.
+  Random search draws up to ``--steps-constrained`` rounds (refused draws cost no oracle call, so it can spend its
+  budget); gradient paths take up to as many steps.
 The gradient method needs a property predictor with logP, qed and SAS: with a model that has none, one is fitted
 first on ``--data`` (``MolVAE.fit_properties``). Penalized logP is logP - SA - ring penalty, each standardized with
 the JT-VAE ZINC-250k statistics (``molvae.chem.penalized_logp``).
@@ -18,6 +20,7 @@ the JT-VAE ZINC-250k statistics (``molvae.chem.penalized_logp``).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -34,6 +37,8 @@ def main() -> None:
     parser.add_argument("--n-constrained", type=int, default=800)
     parser.add_argument("--calls-per-molecule", type=int, default=20)
     parser.add_argument("--bo-starts", type=int, default=50)
+    parser.add_argument("--steps-constrained", type=int, default=100,
+                        help="rounds of random search / gradient steps per molecule (constrained)")
     parser.add_argument("--bo-batch", type=int, default=64, help="BO candidates decoded per GP fit (unconstrained)")
     parser.add_argument("--deltas", nargs="+", type=float, default=[0.4, 0.6])
     parser.add_argument("--results", type=Path, default=ROOT / "docs" / "optimize")
@@ -57,7 +62,9 @@ def main() -> None:
     train = pd.read_csv(args.data).smiles.tolist()
     rng = np.random.default_rng(args.seed)
     gradient_starts = [train[i] for i in rng.choice(len(train), 50, replace=False)]
-    report: dict = {"model": str(args.model), "budget": args.budget, "unconstrained": {}, "constrained": {}}
+    weights = args.model if args.model.is_file() else args.model / "best.safetensors"
+    report: dict = {"model": str(args.model), "model_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+                    "budget": args.budget, "unconstrained": {}, "constrained": {}}
 
     lines = [f"## Unconstrained (best three, oracle budget {args.budget})", "",
              "| objective | method | 1st | 2nd | 3rd | oracle calls | seconds | molecules |",
@@ -90,7 +97,7 @@ def main() -> None:
         for delta in args.deltas:
             began = time.perf_counter()
             frame = vae.optimize("penalized_logp", start=starts, method=method, similarity=delta,
-                                 budget=args.calls_per_molecule * len(starts), n_steps=args.calls_per_molecule,
+                                 budget=args.calls_per_molecule * len(starts), n_steps=args.steps_constrained,
                                  seed=args.seed, progress=True, radius=0.5, batch=4)
             frame = frame[frame.smiles != frame.start]
             summary = improvement_summary(frame, starts)
@@ -103,8 +110,9 @@ def main() -> None:
 
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    args.results.with_suffix(".md").write_text("# Latent optimization benchmark (scripts/benchmark_optimize.py)\n\n"
-                                               f"Model: `{args.model}`\n\n" + "\n".join(lines) + "\n")
+    header = (f"# Latent optimization benchmark (scripts/benchmark_optimize.py)\n\nModel: `{args.model}` (sha256 "
+              f"{report['model_sha256'][:16]}...)\n\n")
+    args.results.with_suffix(".md").write_text(header + "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

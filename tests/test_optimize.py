@@ -55,15 +55,16 @@ def test_similarity_constraint_holds_for_every_returned_row(vae_with_predictor, 
         assert chem.tanimoto(chem.to_mol(row.smiles), chem.to_mol(row.start)) == pytest.approx(row.similarity)
 
 
-def test_the_oracle_is_spent_only_on_molecules_that_meet_the_constraints(vae_with_predictor, low_qed) -> None:
+@pytest.mark.parametrize("method", ["random", "bo"])
+def test_the_oracle_is_spent_only_on_molecules_that_meet_the_constraints(vae_with_predictor, low_qed, method) -> None:
     calls: list[str] = []
 
     def oracle(smiles: str) -> float:
         calls.append(smiles)
         return chem.qed(chem.to_mol(smiles))
 
-    frame = vae_with_predictor.optimize(oracle, start=low_qed, method="random", budget=200, n_steps=10, radius=0.5,
-                                        similarity=0.4, seed=0)
+    frame = vae_with_predictor.optimize(oracle, start=low_qed, method=method, budget=200, n_steps=10, radius=0.5,
+                                        similarity=0.4, batch=4, seed=0)
     starts = {chem.canonical_smiles(s) for s in low_qed}
     mols = [chem.to_mol(s) for s in starts]
     proposed = [c for c in calls if c not in starts]  # the start molecules are scored first, as the reference
@@ -116,16 +117,67 @@ def test_gradient_paths_that_stop_finding_new_molecules_end_before_their_steps(v
     from molvae import optimize as module
 
     steps: list[int] = []
-    evaluate = module._Run.evaluate
+    check = module._Run.check
     def counted(run, z, owners, step):  # noqa: ANN001, ANN202
         steps.append(step)
-        return evaluate(run, z, owners, step)
+        return check(run, z, owners, step)
 
-    monkeypatch.setattr(module._Run, "evaluate", counted)
+    monkeypatch.setattr(module._Run, "check", counted)
     found = vae_with_predictor.optimize("qed", start=low_qed[:2], method="gradient", n_steps=2000, budget=100_000,
-                                        step_size=0.5)
+                                        step_size=1.0, neighbours=0)  # the paths alone (neighbours never run dry)
     assert len(steps) < 2000 and found.attrs["oracle_calls"] < 100_000  # stopped early, budget left
-    assert steps[-1] - found["step"].max() >= module.STALL_STEPS - 1  # ... only after STALL_STEPS idle steps
+    last_new = found["step"].max() if len(found) else 0
+    assert steps[-1] - last_new >= module.STALL_STEPS - 1  # ... only after STALL_STEPS idle steps
+
+
+def _predicted_qed(vae: MolVAE, smiles: list[str]) -> list[float]:
+    column = vae.config.data.property_list.index("qed")
+    return vae.model.property_head(vae.encode(smiles))[:, column].tolist()
+
+
+@pytest.mark.parametrize("similarity", [None, 0.3])
+def test_gradient_spends_the_oracle_on_the_best_predicted_candidates_first(vae_with_predictor, low_qed,  # noqa: ANN001
+                                                                            monkeypatch, similarity) -> None:  # noqa: ANN001
+    from molvae import optimize as module
+
+    scored: list[tuple[int, str]] = []
+    score = module._Run.score
+    def recorded(run, candidate):  # noqa: ANN001, ANN202
+        scored.append((candidate.owner, candidate.smiles))
+        return score(run, candidate)
+
+    monkeypatch.setattr(module._Run, "score", recorded)
+    frame = vae_with_predictor.optimize("qed", start=low_qed, method="gradient", n_steps=6, budget=12, radius=0.5,
+                                        similarity=similarity, seed=0)
+    assert frame.attrs["oracle_calls"] == 12 and len(scored) > 1
+    with __import__("torch").no_grad():
+        predicted = _predicted_qed(vae_with_predictor, [s for _, s in scored])
+    # one queue for all starts without a constraint; with one, each start's own queue, taken in turn
+    queues = [range(len(scored))] if similarity is None else [
+        [i for i, (owner, _) in enumerate(scored) if owner == o] for o in {owner for owner, _ in scored}]
+    for queue in queues:
+        values = [predicted[i] for i in queue]
+        assert values == sorted(values, reverse=True)
+
+
+def test_a_gradient_step_that_decodes_to_nothing_is_taken_back_with_half_the_step(vae_with_predictor, low_qed,  # noqa: ANN001
+                                                                                 monkeypatch) -> None:  # noqa: ANN001
+    from molvae import optimize as module
+
+    paths: list = []
+    check = module._Run.check
+    def refuse_paths(run, z, owners, step):  # noqa: ANN001, ANN202
+        n = len(run.starts)
+        paths.append(z[:n].clone())
+        out = check(run, z, owners, step)
+        return [None] * n + out[n:]  # every path point is refused: the paths must never leave their start
+
+    monkeypatch.setattr(module._Run, "check", refuse_paths)
+    vae_with_predictor.optimize("qed", start=low_qed, method="gradient", n_steps=5, budget=1000, step_size=0.5)
+    start = vae_with_predictor.encode(low_qed)
+    assert len(paths) == 6
+    for step, z in enumerate(paths[1:], start=1):  # each tried point lies 0.5 / 2^(step-1) from the start
+        assert np.allclose((z - start).norm(dim=1).numpy(), 0.5 / 2 ** (step - 1), rtol=1e-4)
 
 
 def test_gradient_needs_a_predictor_of_the_objective(overfit_model, low_qed) -> None:
