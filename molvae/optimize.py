@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,12 +36,12 @@ from tqdm.auto import tqdm
 from molvae import chem
 from molvae.errors import ConfigError, OptimizationError
 from molvae.objectives import BudgetSpent, Oracle, build_objective
+from molvae.search_run import Candidate, SearchRun
 
 if TYPE_CHECKING:
     from molvae.api import MolVAE
 
 METHODS = ("gradient", "bo", "random")
-COLUMNS = ["start", "start_score", "smiles", "score", "similarity", "sa", "step", "oracle_calls", "method", "z"]
 STALL_STEPS = 25  # gradient paths end after this many steps in a row that decode no new candidate
 SCREEN_BO = 8  # bo: candidates decoded per oracle call of a round (the refused ones cost no call)
 CANDIDATES_PER_CALL = 20  # gradient: candidates decoded per oracle call of the budget, for the predictor to rank
@@ -52,94 +51,6 @@ SURROGATES = {
     "logp": [(("logP", "logp", "LogP"), 1.0)],
     "penalized_logp": [(("logP", "logp", "LogP"), 1.0), (("SAS", "SA", "sa", "sas"), -1.0)],
 }
-
-
-@dataclass
-class _Candidate:
-    """A decoded molecule that meets the constraints, not yet scored; ``z`` (Z,) is where it was decoded from."""
-
-    owner: int
-    smiles: str
-    similarity: float
-    sa: float
-    step: int
-    z: np.ndarray
-
-
-@dataclass
-class _Run:
-    """The rows found so far, and what was left out."""
-
-    vae: Any
-    oracle: Oracle
-    method: str
-    starts: list[str]
-    start_mols: list[Any]
-    start_scores: list[float | None]
-    similarity: float | None
-    max_sa: float | None
-    allow_degenerate: bool
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    left_out: dict[str, int] = field(default_factory=lambda: {"invalid": 0, "similarity": 0, "sa": 0,
-                                                                "degenerate": 0})
-    bar: Any = None
-
-    def check(self, z: torch.Tensor, owners: Sequence[int], step: int) -> list[_Candidate | None]:
-        """Decode z (b, Z) greedily and apply the constraints (no oracle call): a candidate per row, None where the
-        molecule is invalid or breaks a constraint. ``owners[i]``: index of the start molecule of row i (-1: none)."""
-        out: list[_Candidate | None] = []
-        for i, smiles in enumerate(self.vae.decode(z)):
-            if smiles is None:
-                self.left_out["invalid"] += 1
-                out.append(None)
-                continue
-            mol = chem.to_mol(smiles)
-            owner = owners[i]
-            sim = chem.tanimoto(mol, self.start_mols[owner]) if owner >= 0 else float("nan")
-            sa = float("nan")
-            if self.similarity is not None and owner >= 0 and sim < self.similarity:
-                broken = "similarity"  # most candidates stop here: no SA score computed for them
-            else:
-                sa = chem.sa_score(mol)
-                broken = ("sa" if self.max_sa is not None and sa > self.max_sa
-                          else "degenerate" if not self.allow_degenerate and chem.has_long_chain(mol) else None)
-            if broken is not None:
-                self.left_out[broken] += 1
-                out.append(None)
-                continue
-            out.append(_Candidate(owner, smiles, sim, sa, step, z[i].detach().cpu().numpy().copy()))
-        return out
-
-    def score(self, candidate: _Candidate) -> float | None:
-        """The oracle's score of a candidate (a call unless cached); a valid score adds a result row."""
-        before = self.oracle.calls
-        value = self.oracle(candidate.smiles)
-        if self.bar is not None and self.oracle.calls > before:
-            self.bar.update(self.oracle.calls - before)
-        if value is None:
-            self.left_out["invalid"] += 1
-            return None
-        owner = candidate.owner
-        self.rows.append({
-            "start": self.starts[owner] if owner >= 0 else "",
-            "start_score": self.start_scores[owner] if owner >= 0 else float("nan"),
-            "smiles": candidate.smiles, "score": value, "similarity": candidate.similarity, "sa": candidate.sa,
-            "step": candidate.step, "oracle_calls": self.oracle.calls, "method": self.method, "z": candidate.z,
-        })
-        return value
-
-    def evaluate(self, z: torch.Tensor, owners: Sequence[int], step: int) -> list[float | None]:
-        """Decode z (b, Z), check the constraints, and score every candidate that meets them (the oracle is spent
-        only on molecules that can be returned): the scores, None where invalid or refused, for the optimizer."""
-        return [None if c is None else self.score(c) for c in self.check(z, owners, step)]
-
-    def frame(self) -> pd.DataFrame:
-        frame = pd.DataFrame(self.rows, columns=COLUMNS)
-        frame = frame.sort_values(["score", "oracle_calls"], ascending=[False, True], kind="stable")
-        frame = frame.drop_duplicates(["start", "smiles"]).reset_index(drop=True)
-        frame.attrs.update(oracle_calls=self.oracle.calls, left_out=dict(self.left_out), method=self.method,
-                           objective=self.oracle.name)
-        return frame
 
 
 def _surrogate(vae: Any, name: str) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -160,7 +71,7 @@ def _surrogate(vae: Any, name: str) -> Callable[[torch.Tensor], torch.Tensor]:
     return lambda z: sum(sign * head(z)[:, index] for index, sign in terms)
 
 
-def _gradient(run: _Run, z0: torch.Tensor, n_steps: int, step_size: float, prior_weight: float, name: str,
+def _gradient(run: SearchRun, z0: torch.Tensor, n_steps: int, step_size: float, prior_weight: float, name: str,
               radius: float, neighbours: int, generator: torch.Generator) -> None:
     """Gradient paths from the starts z0 (n, Z); the path points and ``neighbours`` draws around each (within
     ``radius``) are decoded into candidates, and the oracle scores them in the order the predictor ranks them."""
@@ -168,7 +79,7 @@ def _gradient(run: _Run, z0: torch.Tensor, n_steps: int, step_size: float, prior
     head = run.vae.model.property_head
     head.eval()
     n = len(z0)
-    pools: list[list[tuple[float, int, _Candidate]]] = [[] for _ in range(n)]
+    pools: list[list[tuple[float, int, Candidate]]] = [[] for _ in range(n)]
     seen = {(i, s) for i, s in enumerate(run.starts)}
     wanted = CANDIDATES_PER_CALL * max(1, run.oracle.budget - run.oracle.calls)
     owners = list(range(n)) * (1 + neighbours)
@@ -177,15 +88,16 @@ def _gradient(run: _Run, z0: torch.Tensor, n_steps: int, step_size: float, prior
     for step in range(n_steps + 1):
         last = z
         if step > 0:
-            z.requires_grad_(True)
-            value = surrogate(z) - prior_weight * 0.5 * z.pow(2).sum(dim=1)
-            (grad,) = torch.autograd.grad(value.sum(), z)
-            z = (z + steps * grad / grad.norm(dim=1, keepdim=True).clamp(min=1e-12)).detach()
+            tracked = z.detach().requires_grad_(True)
+            value = surrogate(tracked) - prior_weight * 0.5 * tracked.pow(2).sum(dim=1)
+            (grad,) = torch.autograd.grad(value.sum(), tracked)
+            z = z + steps * grad / grad.norm(dim=1, keepdim=True).clamp(min=1e-12)
         points = torch.cat([z] + [z + radius * torch.randn(z.shape, generator=generator) for _ in range(neighbours)])
         checked = run.check(points, owners, step)
         if step > 0:  # a path point that decodes to nothing usable steps back and halves its step (a line search)
             out = torch.tensor([c is None for c in checked[:n]])
-            z[out], steps[out] = last[out], steps[out] / 2
+            z = torch.where(out.unsqueeze(1), last, z)
+            steps[out] = steps[out] / 2
         fresh = []
         for candidate in checked:
             if candidate is not None and (candidate.owner, candidate.smiles) not in seen:
@@ -213,7 +125,7 @@ def _gradient(run: _Run, z0: torch.Tensor, n_steps: int, step_size: float, prior
                 run.score(pool[rank][2])
 
 
-def _random(run: _Run, z0: torch.Tensor | None, owners: list[int], n_steps: int, radius: float, n_points: int,
+def _random(run: SearchRun, z0: torch.Tensor | None, owners: list[int], n_steps: int, radius: float, n_points: int,
             generator: torch.Generator) -> None:
     for step in range(1, n_steps + 1):
         if z0 is None:
@@ -223,7 +135,7 @@ def _random(run: _Run, z0: torch.Tensor | None, owners: list[int], n_steps: int,
         run.evaluate(z, owners, step)
 
 
-def _bo(run: _Run, z0: torch.Tensor | None, owners: list[int], y0: list[float | None], n_steps: int, radius: float,
+def _bo(run: SearchRun, z0: torch.Tensor | None, owners: list[int], y0: list[float | None], n_steps: int, radius: float,
         batch: int, generator: torch.Generator, max_points: int = 256, pool: int = 2048) -> None:
     try:
         from botorch.acquisition import LogExpectedImprovement
@@ -364,7 +276,7 @@ def optimize(
     oracle = Oracle(fn, budget, f"objective {name!r}")
     mols = [chem.to_mol(c) for c in canonical]
     bar = tqdm(total=budget, disable=not progress, desc=f"optimize {name} ({method})", unit="call")
-    run = _Run(vae, oracle, method, canonical, mols, [], similarity, max_sa, allow_degenerate, bar=bar)
+    run = SearchRun(vae, oracle, method, canonical, mols, [], similarity, max_sa, allow_degenerate, bar=bar)
     try:
         try:
             run.start_scores = [oracle(c) for c in canonical]

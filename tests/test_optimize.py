@@ -117,12 +117,12 @@ def test_gradient_paths_that_stop_finding_new_molecules_end_before_their_steps(v
     from molvae import optimize as module
 
     steps: list[int] = []
-    check = module._Run.check
+    check = module.SearchRun.check
     def counted(run, z, owners, step):  # noqa: ANN001, ANN202
         steps.append(step)
         return check(run, z, owners, step)
 
-    monkeypatch.setattr(module._Run, "check", counted)
+    monkeypatch.setattr(module.SearchRun, "check", counted)
     found = vae_with_predictor.optimize("qed", start=low_qed[:2], method="gradient", n_steps=2000, budget=100_000,
                                         step_size=1.0, neighbours=0)  # the paths alone (neighbours never run dry)
     assert len(steps) < 2000 and found.attrs["oracle_calls"] < 100_000  # stopped early, budget left
@@ -141,12 +141,12 @@ def test_gradient_spends_the_oracle_on_the_best_predicted_candidates_first(vae_w
     from molvae import optimize as module
 
     scored: list[tuple[int, str]] = []
-    score = module._Run.score
+    score = module.SearchRun.score
     def recorded(run, candidate):  # noqa: ANN001, ANN202
         scored.append((candidate.owner, candidate.smiles))
         return score(run, candidate)
 
-    monkeypatch.setattr(module._Run, "score", recorded)
+    monkeypatch.setattr(module.SearchRun, "score", recorded)
     frame = vae_with_predictor.optimize("qed", start=low_qed, method="gradient", n_steps=6, budget=12, radius=0.5,
                                         similarity=similarity, seed=0)
     assert frame.attrs["oracle_calls"] == 12 and len(scored) > 1
@@ -165,14 +165,14 @@ def test_a_gradient_step_that_decodes_to_nothing_is_taken_back_with_half_the_ste
     from molvae import optimize as module
 
     paths: list = []
-    check = module._Run.check
+    check = module.SearchRun.check
     def refuse_paths(run, z, owners, step):  # noqa: ANN001, ANN202
         n = len(run.starts)
         paths.append(z[:n].clone())
         out = check(run, z, owners, step)
         return [None] * n + out[n:]  # every path point is refused: the paths must never leave their start
 
-    monkeypatch.setattr(module._Run, "check", refuse_paths)
+    monkeypatch.setattr(module.SearchRun, "check", refuse_paths)
     vae_with_predictor.optimize("qed", start=low_qed, method="gradient", n_steps=5, budget=1000, step_size=0.5)
     start = vae_with_predictor.encode(low_qed)
     assert len(paths) == 6
