@@ -143,12 +143,13 @@ class MolVAE:
 
     def decode(
         self, z: torch.Tensor | np.ndarray, temperature: float = 0.0, n_attempts: int = 1, beam_width: int = 1,
-        seed: int | None = None, batch_size: int = 2048,
+        seed: int | None = None, batch_size: int = 2048, syntax_mask: bool = True,
     ) -> list[str | None]:
         """Canonical SMILES of each z (B, Z), None where no valid molecule came out.
 
         ``temperature`` 0 decodes greedily; > 0 samples, and with ``n_attempts`` > 1 returns the most frequent valid
         molecule among the attempts. ``beam_width`` > 1 returns the most probable string found by beam search.
+        ``syntax_mask``: the decoder may only write syntactically valid SMILES (molvae.grammar).
         """
         z = self._as_z(z)
         _check_number("temperature", temperature)
@@ -159,7 +160,8 @@ class MolVAE:
         attempts = 1 if greedy or beam_width > 1 else n_attempts
         votes: list[Counter] = [Counter() for _ in range(len(z))]
         for _ in range(attempts):
-            strings = decode_z(self.model, self.vocab, z, temperature, greedy, generator, batch_size, beam_width)
+            strings = decode_z(self.model, self.vocab, z, temperature, greedy, generator, batch_size, beam_width,
+                               syntax_mask)
             for counter, canonical in zip(votes, chem.canonicalize_many(strings)):
                 if canonical is not None:
                     counter[canonical] += 1
@@ -191,12 +193,14 @@ class MolVAE:
 
     def sample(
         self, n: int, temperature: float | None = None, seed: int | None = None, source: str = "prior",
-        valid_only: bool = False, unique: bool = False, batch_size: int = 2048,
+        valid_only: bool = False, unique: bool = False, batch_size: int = 2048, syntax_mask: bool = True,
     ) -> list[str]:
         """n decoded strings from the prior (or the aggregate posterior); the same seed gives the same molecules.
 
         ``temperature`` None: the model's ``sample_temperature``. ``valid_only``/``unique`` filter the n draws
-        (canonical SMILES then), so fewer than n may come back.
+        (canonical SMILES then), so fewer than n may come back. ``syntax_mask``: the decoder may only write
+        syntactically valid SMILES (branches and rings closed, no dangling bonds; molvae.grammar); False gives the
+        raw decoder's strings.
         """
         _check_count("n", n)
         _check_count("batch_size", batch_size)
@@ -206,7 +210,8 @@ class MolVAE:
         generator = _seeded(seed)
         out: list[str] = []
         for z in prior_batches(n, self.latent_dim, batch_size, generator, mean, cov):
-            out.extend(decode_z(self.model, self.vocab, z, temperature, temperature == 0, generator, batch_size))
+            out.extend(decode_z(self.model, self.vocab, z, temperature, temperature == 0, generator, batch_size,
+                                syntax_mask=syntax_mask))
         if valid_only or unique:
             out = [c for c in chem.canonicalize_many(out) if c is not None]
         if unique:
@@ -299,12 +304,12 @@ class MolVAE:
 
     def sample_frame(
         self, n: int, temperature: float | None = None, seed: int | None = None, source: str = "prior",
-        valid_only: bool = False, unique: bool = False, score: bool = True, n_jobs: int = 0,
+        valid_only: bool = False, unique: bool = False, score: bool = True, n_jobs: int = 0, syntax_mask: bool = True,
     ) -> tuple[pd.DataFrame, dict[str, float]]:
         """Samples as a table (smiles, valid, canonical_smiles, scores, novel when the training set is known) and a
         summary: n, valid, unique and novel fractions, seconds and molecules per second."""
         start = time.perf_counter()
-        raw = self.sample(n, temperature=temperature, seed=seed, source=source)
+        raw = self.sample(n, temperature=temperature, seed=seed, source=source, syntax_mask=syntax_mask)
         if score:
             frame = score_smiles(raw, n_jobs=n_jobs)
         else:

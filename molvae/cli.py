@@ -123,11 +123,14 @@ def _emit(frame: Any, output: Path | None) -> None:
 @click.option("--valid-only", is_flag=True, help="Keep valid molecules only.")
 @click.option("--unique", is_flag=True, help="Keep the first occurrence of each valid molecule only.")
 @click.option("--score/--no-score", default=True, show_default=True, help="Add RDKit properties.")
+@click.option("--syntax-mask/--no-syntax-mask", default=True, show_default=True,
+              help="Let the decoder write only syntactically valid SMILES (branches and rings closed).")
 @click.option("--n-jobs", type=int, default=0, help="Processes for scoring (0: all cores).")
 @_model_option
 @_output_options
 def sample(n: int, temperature: float | None, seed: int | None, source: str, valid_only: bool, unique: bool, score: bool,
-           n_jobs: int, model_path: Path | None, device: str, output: Path | None, force: bool) -> None:
+           syntax_mask: bool, n_jobs: int, model_path: Path | None, device: str, output: Path | None,
+           force: bool) -> None:
     """Draw molecules from a trained model: CSV of smiles,valid,canonical_smiles,qed,logP,SA,MW,... (+ novel)."""
     from molvae.api import MolVAE
     from molvae.outputs import check_writable
@@ -136,7 +139,7 @@ def sample(n: int, temperature: float | None, seed: int | None, source: str, val
     check_writable(output, force, (".csv",))
     vae = MolVAE.load(model_path, device=device)
     temperature = vae.sample_temperature if temperature is None else temperature
-    frame, s = vae.sample_frame(n, temperature, seed, source, valid_only, unique, score, n_jobs)
+    frame, s = vae.sample_frame(n, temperature, seed, source, valid_only, unique, score, n_jobs, syntax_mask)
     _emit(frame, output)
     novel = "" if s["novel"] != s["novel"] else f", novel {s['novel']:.1%}"
     click.echo(f"{s['n']} sampled: valid {s['valid']:.1%}, unique {s['unique']:.1%}{novel}; "

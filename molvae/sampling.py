@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
+from molvae.grammar import SmilesSyntax
 from molvae.model import VAE
 from molvae.tokenizer import BOS_ID, EOS_ID, PAD_ID, Vocabulary
 
@@ -25,11 +26,13 @@ def decode_ids(
     greedy: bool = False,
     generator: torch.Generator | None = None,
     autocast: Callable[[], object] | None = None,
+    syntax: SmilesSyntax | None = None,
 ) -> torch.Tensor:
     """Token ids (B, max_length + 1) decoded from z (B, Z): tokens then ``<eos>``, ``<pad>`` after it.
 
     A row that reaches max_length tokens without ``<eos>`` ends there (its string is cut, usually invalid).
-    ``temperature`` <= 0 or ``greedy`` takes the argmax.
+    ``temperature`` <= 0 or ``greedy`` takes the argmax. ``syntax``: only tokens that keep the string a valid SMILES
+    prefix may be drawn (molvae.grammar); None: any token.
     """
     was_training = model.training
     model.eval()
@@ -42,11 +45,14 @@ def decode_ids(
     table = model.token_gates()  # (V, 3H)
     h = model.initial_hidden(z)
     greedy = greedy or temperature <= 0
+    state = syntax.start(batch, max_length) if syntax is not None else None
     for t in range(max_length + 1):
         logits, h = model.step(tokens, gates, h, table)  # (b, V), (L, b, H)
         logits = logits.float()
         logits[:, PAD_ID] = float("-inf")
         logits[:, BOS_ID] = float("-inf")
+        if state is not None:
+            logits.masked_fill_(~syntax.allowed(state).to(device), float("-inf"))
         if t == max_length:
             tokens = torch.full_like(tokens, EOS_ID)
         elif greedy:
@@ -55,11 +61,15 @@ def decode_ids(
             probs = torch.softmax(logits / temperature, dim=-1)
             tokens = torch.multinomial(probs, 1, generator=generator).squeeze(1)
         out[active, t] = tokens
+        if state is not None:
+            state = syntax.advance(state, tokens)
         going = tokens != EOS_ID
         if not bool(going.all()):
             if not bool(going.any()):
                 break
             active, tokens, gates, h = active[going], tokens[going], gates[going], h[:, going]
+            if state is not None:
+                state = state.take(going.cpu())
     model.train(was_training)
     return out
 
@@ -78,19 +88,22 @@ def decode_z(
     generator: torch.Generator | None = None,
     batch_size: int = 2048,
     beam_width: int = 1,
+    syntax_mask: bool = True,
 ) -> list[str]:
     """SMILES decoded from z (B, Z), in batches of at most ``batch_size`` rows (strings may be invalid).
 
     ``beam_width`` > 1: beam search (the most probable string); else greedy, or multinomial at ``temperature``.
+    ``syntax_mask``: decode only syntactically valid SMILES (molvae.grammar); chemistry may still be wrong.
     """
+    syntax = SmilesSyntax(vocab) if syntax_mask else None
     out: list[str] = []
     device = next(model.parameters()).device
     for start in range(0, z.shape[0], batch_size):
         chunk = z[start : start + batch_size].to(device)
         if beam_width > 1:
-            ids = beam_search_ids(model, chunk, vocab.max_length, beam_width)
+            ids = beam_search_ids(model, chunk, vocab.max_length, beam_width, syntax)
         else:
-            ids = decode_ids(model, chunk, vocab.max_length, temperature, greedy, generator)
+            ids = decode_ids(model, chunk, vocab.max_length, temperature, greedy, generator, syntax=syntax)
         out.extend(ids_to_smiles(vocab, ids))
     return out
 
@@ -119,8 +132,11 @@ def aggregate_posterior(
 
 
 @torch.no_grad()
-def beam_search_ids(model: VAE, z: torch.Tensor, max_length: int, width: int = 5) -> torch.Tensor:
-    """The most probable sequence among ``width`` beams for each z (B, Z): ids (B, max_length + 1) as decode_ids."""
+def beam_search_ids(
+    model: VAE, z: torch.Tensor, max_length: int, width: int = 5, syntax: SmilesSyntax | None = None
+) -> torch.Tensor:
+    """The most probable sequence among ``width`` beams for each z (B, Z): ids (B, max_length + 1) as decode_ids
+    (``syntax`` as there: each step's probabilities renormalized over the tokens it allows)."""
     was_training = model.training
     model.eval()
     batch, device = z.shape[0], z.device
@@ -132,9 +148,13 @@ def beam_search_ids(model: VAE, z: torch.Tensor, max_length: int, width: int = 5
     tokens = torch.full((batch * width,), BOS_ID, dtype=torch.long, device=device)
     seqs = torch.full((batch, width, max_length + 1), PAD_ID, dtype=torch.long, device=device)
     finished = torch.zeros(batch, width, dtype=torch.bool, device=device)
+    state = syntax.start(batch * width, max_length) if syntax is not None else None
     for t in range(max_length + 1):
         logits, h = model.step(tokens, gates, h, table)
-        logp = torch.log_softmax(logits.float(), dim=-1).view(batch, width, -1)  # (B, k, V)
+        logits = logits.float()
+        if state is not None:
+            logits.masked_fill_(~syntax.allowed(state).to(device), float("-inf"))
+        logp = torch.log_softmax(logits, dim=-1).view(batch, width, -1)  # (B, k, V)
         logp[..., PAD_ID] = float("-inf")
         logp[..., BOS_ID] = float("-inf")
         if t == max_length:  # out of room: every open beam ends here
@@ -153,6 +173,8 @@ def beam_search_ids(model: VAE, z: torch.Tensor, max_length: int, width: int = 5
         rows = (beam + torch.arange(batch, device=device).unsqueeze(1) * width).view(-1)  # (B*k,)
         h = h[:, rows]
         tokens = token.view(-1)
+        if state is not None:
+            state = syntax.advance(state.take(rows.cpu()), tokens)
         if bool(finished.all()):
             break
     model.train(was_training)

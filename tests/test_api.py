@@ -8,6 +8,7 @@ import torch
 
 from molvae import MolVAE
 from molvae.errors import CheckpointError, ConfigError, DataError, MolVAEError, VocabularyError
+from molvae.tokenizer import tokenize
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +71,17 @@ def test_sample_is_seeded_and_filters(vae: MolVAE) -> None:
         vae.sample(3, source="posterior")
     with pytest.raises(ConfigError, match="n = 0"):
         vae.sample(0)
+
+
+def test_sampling_with_the_syntax_mask_writes_only_parsable_smiles(vae: MolVAE) -> None:
+    from rdkit import Chem
+
+    masked = vae.sample(300, temperature=1.0, seed=5)
+    raw = vae.sample(300, temperature=1.0, seed=5, syntax_mask=False)
+    short = [len(tokenize(s)) < vae.vocab.max_length for s in masked]  # a string cut at max_length may be open
+    assert sum(short) >= 50
+    assert all(Chem.MolFromSmiles(s, sanitize=False) is not None for s, ok in zip(masked, short) if ok)
+    assert sum(Chem.MolFromSmiles(s, sanitize=False) is None for s in raw) > 0  # hot sampling without it: errors
 
 
 def test_interpolate_and_neighbors_give_valid_distinct_molecules(vae: MolVAE, overfit_model) -> None:  # noqa: ANN001

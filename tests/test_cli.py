@@ -97,6 +97,10 @@ def test_sample_filters_and_bad_options(overfit_model) -> None:  # noqa: ANN001
     rows = out.splitlines()[1:]
     assert all(",True," in r for r in rows) and len({r.split(",")[2] for r in rows}) == len(rows)
     assert run("sample", "--n", "0", "--model", model)[0] == 2
+    code, raw, _ = run("sample", "--n", "30", "--model", model, "--seed", "0", "--no-syntax-mask", "--no-score",
+                       "--temperature", "3")
+    code2, masked, _ = run("sample", "--n", "30", "--model", model, "--seed", "0", "--no-score", "--temperature", "3")
+    assert code == code2 == 0 and raw != masked
     code, _, err = run("sample", "--n", "3", "--model", model, "--temperature", "-1")
     assert code == 2 and "--temperature -1.0" in err
     code, _, err = run("sample", "--n", "3", "--model", model, "--device", "cuda")
