@@ -88,6 +88,13 @@ class MolVAE:
 
     # ---------------------------------------------------------------------------------------------- encode / decode
 
+    def written(self, canonical: str) -> str:
+        """The string this model reads for a canonical SMILES: itself, or its Kekulé form (``config.data.kekule``)."""
+        written = chem.written_many([canonical], self.config.data.kekule)[0]
+        if written is None:
+            raise VocabularyError(f"{canonical!r}: RDKit cannot write it in Kekulé form, the form this model reads")
+        return written
+
     @torch.no_grad()
     def encode(
         self, smiles: Sequence[str] | str, sample: bool = False, errors: str = "raise", seed: int | None = None,
@@ -95,8 +102,9 @@ class MolVAE:
     ) -> torch.Tensor:
         """z (B, Z) of each molecule: the posterior mean, or a draw with ``sample=True``.
 
-        Molecules are canonicalized first. One the model cannot read (invalid, unknown tokens, too long) raises
-        ``MolVAEError`` naming it; with ``errors="skip"`` its row is NaN instead.
+        Molecules are canonicalized first (and written in Kekulé form for a model trained on it). One the model
+        cannot read (invalid, unknown tokens, too long) raises ``MolVAEError`` naming it; with ``errors="skip"`` its
+        row is NaN instead.
         """
         if errors not in ("raise", "skip"):
             raise ConfigError(f"errors = {errors!r}; expected 'raise' or 'skip'")
@@ -108,7 +116,7 @@ class MolVAE:
                 canonical = chem.canonical_smiles(s) if isinstance(s, str) else None
                 if canonical is None:
                     raise VocabularyError(f"{s!r} is not a valid SMILES string (RDKit cannot parse it)")
-                rows.append(self.vocab.token_ids(canonical))
+                rows.append(self.vocab.token_ids(self.written(canonical)))
             except MolVAEError:
                 if errors == "raise":
                     raise
@@ -267,7 +275,8 @@ class MolVAE:
                 data = Path(info.get("path", ""))
                 if not info or not data.is_file() or file_sha256(data) != info.get("sha256"):
                     return None
-                corpus = load_corpus(data, self.config.data.smiles_column, self.config.data.max_length)
+                corpus = load_corpus(data, self.config.data.smiles_column, self.config.data.max_length,
+                                     kekule=self.config.data.kekule)
                 self._training_hashes = smiles_hashes(corpus.smiles)
         return self._training_hashes
 

@@ -69,6 +69,27 @@ def canonicalize_many(smiles: Sequence[str]) -> list[str | None]:
     return [None if mol is None else Chem.MolToSmiles(mol) for mol in mols]
 
 
+def kekule_smiles(canonical: str) -> str | None:
+    """The Kekulé form of a canonical SMILES (no aromatic atoms or bonds: ``c1ccccc1`` -> ``C1=CC=CC=C1``), or None
+    if RDKit cannot kekulize it. Written from the canonical string, so one molecule always gives one string."""
+    mol = to_mol(canonical)
+    if mol is None:
+        return None
+    try:
+        Chem.Kekulize(mol, clearAromaticFlags=True)
+    except Exception:  # RDKit's KekulizeException: no alternating bond assignment exists
+        return None
+    return Chem.MolToSmiles(mol, kekuleSmiles=True)
+
+
+def written_many(canonical: Sequence[str], kekule: bool) -> list[str | None]:
+    """The strings a model reads for canonical SMILES: themselves, or their Kekulé forms when ``kekule``."""
+    if not kekule:
+        return list(canonical)
+    with quiet_rdkit():
+        return [kekule_smiles(s) for s in canonical]
+
+
 def is_valid(smiles: str) -> bool:
     """True if RDKit parses the string into a molecule with at least one atom."""
     return to_mol(smiles) is not None

@@ -53,6 +53,7 @@ class DataConfig:
     val_fraction: float = 0.05  # held-out share of the molecules, drawn by seed
     strict: bool = False  # fail at the first bad row instead of skipping and reporting it
     properties: str = ""  # numeric columns the property predictor learns, comma-separated ('logP,qed,SAS'); '' none
+    kekule: bool = False  # read and write Kekulé SMILES (C1=CC=CC=C1, no aromatic tokens) instead of aromatic ones
 
     def __post_init__(self) -> None:
         _check_positive_ints(self, ("max_length",))

@@ -197,20 +197,29 @@ def read_properties(path: str | Path, names: Sequence[str], lines: np.ndarray) -
     return out
 
 
-def _canonicalize(raws: list[str]) -> list[str | None]:
+def _canonicalize(raws: list[str], kekule: bool = False) -> list[tuple[str | None, str | None]]:
+    """(canonical SMILES, the string the model reads) of each raw string: canonical, or Kekulé when ``kekule``."""
     if len(raws) < PARALLEL_MIN_ROWS or (os.cpu_count() or 1) < 2:
-        return chem.canonicalize_many(raws)
+        return _canonical_and_written(raws, kekule)
     n_jobs = os.cpu_count() or 1
     size = -(-len(raws) // (n_jobs * 4))
     chunks = [raws[i : i + size] for i in range(0, len(raws), size)]
     with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-        return [s for part in pool.map(chem.canonicalize_many, chunks) for s in part]
+        parts = pool.map(_canonical_and_written, chunks, [kekule] * len(chunks))
+        return [pair for part in parts for pair in part]
+
+
+def _canonical_and_written(raws: list[str], kekule: bool) -> list[tuple[str | None, str | None]]:
+    canonical = chem.canonicalize_many(raws)
+    written = chem.written_many([c or "" for c in canonical], kekule)
+    return [(c, w if c is not None else None) for c, w in zip(canonical, written)]
 
 
 def validate_rows(
-    rows: Sequence[tuple[int, str]], max_length: int
+    rows: Sequence[tuple[int, str]], max_length: int, kekule: bool = False
 ) -> tuple[list[str], list[int], list[list[str]], list[Rejected]]:
-    """Canonical SMILES, lines and tokens of the usable rows, and the rejected rows (file order kept)."""
+    """Canonical SMILES, lines and tokens of the usable rows, and the rejected rows (file order kept). The tokens
+    are those of the canonical SMILES, or (``kekule``) of its Kekulé form."""
     rejected: list[Rejected] = []
     candidates: list[tuple[int, str]] = []
     char_limit = MAX_CHARS_PER_TOKEN * max_length + 8
@@ -221,18 +230,21 @@ def validate_rows(
             rejected.append(Rejected(line, raw[:200], f"too long ({len(raw)} characters; max_length = {max_length} tokens)"))
         else:
             candidates.append((line, raw))
-    canonical = _canonicalize([raw for _, raw in candidates])
+    canonical = _canonicalize([raw for _, raw in candidates], kekule)
     smiles, lines, tokens = [], [], []
     first_line: dict[str, int] = {}
-    for (line, raw), can in zip(candidates, canonical):
+    for (line, raw), (can, written) in zip(candidates, canonical):
         if can is None:
             rejected.append(Rejected(line, raw, "invalid SMILES"))
             continue
         if can in first_line:
             rejected.append(Rejected(line, raw, f"duplicate (of line {first_line[can]})"))
             continue
+        if written is None:
+            rejected.append(Rejected(line, raw, "RDKit cannot write it in Kekulé form"))
+            continue
         try:
-            toks = tokenize(can)
+            toks = tokenize(written)
         except TokenizeError as exc:
             rejected.append(Rejected(line, raw, f"cannot tokenize: {exc}"))
             continue
@@ -278,10 +290,11 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _cache_key(content_sha256: str, smiles_column: str | None, max_length: int) -> str:
+def _cache_key(content_sha256: str, smiles_column: str | None, max_length: int, kekule: bool) -> str:
     from rdkit import __version__ as rdkit_version
 
-    settings = json.dumps([content_sha256, READER_VERSION, _TOKEN_PATTERN, smiles_column, max_length, rdkit_version])
+    settings = [content_sha256, READER_VERSION, _TOKEN_PATTERN, smiles_column, max_length, rdkit_version]
+    settings = json.dumps(settings + ["kekule"] if kekule else settings)  # aromatic caches keep their old keys
     return hashlib.sha256(settings.encode()).hexdigest()[:32]
 
 
@@ -335,20 +348,23 @@ def load_corpus(
     max_length: int = 100,
     strict: bool = False,
     use_cache: bool = True,
+    kekule: bool = False,
 ) -> Corpus:
     """Read, validate, canonicalize and tokenize a SMILES file (cached by content hash and settings).
+
+    ``smiles`` are canonical SMILES; the token ids are theirs, or (``kekule``) those of their Kekulé forms.
 
     Raises ``DataError`` for an unreadable file, a wrong column, no usable molecule, or (``strict``) any bad row.
     """
     path = Path(path)
     check_input_path(path)
     content_sha256 = file_sha256(path)
-    key = _cache_key(content_sha256, smiles_column, max_length)
+    key = _cache_key(content_sha256, smiles_column, max_length, kekule)
     target = cache_dir() / f"{key}.npz"
     corpus = _load_cache(target, path) if use_cache and target.exists() else None
     if corpus is None:
         column, rows = read_rows(path, smiles_column)
-        smiles, lines, tokens, rejected = validate_rows(rows, max_length)
+        smiles, lines, tokens, rejected = validate_rows(rows, max_length, kekule)
         vocab = Vocabulary.build(tokens, max_length=max_length)
         ids, lengths = _padded_ids(tokens, vocab)
         corpus = Corpus(path, column, smiles, np.asarray(lines, dtype=np.int64), ids, lengths, vocab, rejected,

@@ -33,7 +33,7 @@ def fit_on_file(
     if not names:
         raise ConfigError("properties: name at least one numeric column, e.g. 'logP,qed,SAS'")
     config = vae.config.with_overrides({"properties": ",".join(names)})  # checks the names before any work
-    corpus = load_corpus(data, smiles_column, config.data.max_length)
+    corpus = load_corpus(data, smiles_column, config.data.max_length, kekule=config.data.kekule)
     rows = np.sort(np.random.default_rng(seed).permutation(len(corpus.smiles))[:max_molecules])
     targets = read_properties(corpus.path, names, corpus.lines[rows])
     z = vae.encode([corpus.smiles[i] for i in rows], errors="skip")

@@ -40,7 +40,7 @@ def reconstruction(vae, smiles: Sequence[str], k: int = 10, beam_width: int = 5,
         draws = vae.encode(good, sample=True, seed=seed + attempt)
         hit |= np.array([a == b for a, b in zip(vae.decode(draws), goal)])
     out[f"recon_sampled@{k}"] = float(hit.sum() / n)
-    ids, lengths = vae.vocab.encode([chem.canonical_smiles(s) for s in good])
+    ids, lengths = vae.vocab.encode([vae.written(chem.canonical_smiles(s)) for s in good])
     with torch.no_grad():
         mean, logvar = vae.model.encode(ids.to(vae.device), lengths.to(vae.device))
     out["active_units"] = float((mean.var(dim=0) > 0.01).sum()) if len(mean) > 1 else 0.0

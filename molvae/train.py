@@ -174,7 +174,7 @@ def fit(
 
     # rank 0 parses the file and fills the token-id cache; the other ranks then read the cache
     corpus = main_first(ctx, lambda: load_corpus(data, config.data.smiles_column, config.data.max_length,
-                                                 config.data.strict))
+                                                 config.data.strict, kekule=config.data.kekule))
     vocab = checkpoint.vocab if checkpoint else corpus.vocab
     ids = remap_to_vocab(corpus, vocab) if checkpoint else corpus.ids
     train_idx, val_idx = split_indices(len(corpus.smiles), config.data.val_fraction, cfg.seed)

@@ -66,9 +66,10 @@ def pad_share(lengths: np.ndarray, batches: list[np.ndarray]) -> float:
     return 1.0 - float(lengths.sum()) / padded
 
 
-def bench_training(data: Path, config_path: Path, precision: str, warmup: int, steps: int, corpus) -> dict:  # noqa: ANN001
+def bench_training(data: Path, config_path: Path, precision: str, warmup: int, steps: int) -> dict:
     from molvae.batching import bucket_batches
     from molvae.config import load_config
+    from molvae.data import load_corpus
     from molvae.train import fit
 
     config = load_config(config_path).with_overrides({
@@ -81,6 +82,7 @@ def bench_training(data: Path, config_path: Path, precision: str, warmup: int, s
             rows = list(csv.DictReader(handle))
     rates = [float(r["molecules_per_s"]) for r in rows
              if r["split"] == "train" and int(r["step"]) > warmup and r["molecules_per_s"]]
+    corpus = load_corpus(data, kekule=config.data.kekule)  # the strings this config trains on (cached by fit)
     lengths = corpus.lengths.astype(np.int64) - 1  # decoder target positions per molecule (tokens + eos)
     tokens = float(lengths.mean())
     batch = config.train.batch_size
@@ -129,24 +131,23 @@ def main() -> None:
     if "data" not in skip:
         with tempfile.TemporaryDirectory() as cache:
             os.environ["MOLVAE_CACHE_DIR"] = cache
+            from molvae.config import Config
             from molvae.data import load_corpus
 
             start = time.perf_counter()
-            corpus = load_corpus(args.data)
+            kekule = Config().data.kekule  # what `molvae train` does by default
+            corpus = load_corpus(args.data, kekule=kekule)
             first = time.perf_counter() - start
-            cached = timed(lambda: load_corpus(args.data), args.repeats)
+            cached = timed(lambda: load_corpus(args.data, kekule=kekule), args.repeats)
             del os.environ["MOLVAE_CACHE_DIR"]
         print(f"\ndata {args.data}: {len(corpus.smiles)} molecules; first load {first:.1f} s, cached {cached:.3f} s")
-    from molvae.data import load_corpus
-
-    corpus = load_corpus(args.data)  # the user's cache, for the training runs
 
     if "train" not in skip:
         print(f"\n{'training':<28}{'prec':>6}{'mol/s':>8}{'tokens/s':>10}{'GFLOP/mol':>10}{'GFLOP/s':>9}"
               f"{'of GEMM':>9}{'pad (bucketed/random)':>24}")
         for config in args.configs:
             for precision in args.precisions:
-                r = bench_training(args.data, config, precision, args.warmup, args.steps, corpus)
+                r = bench_training(args.data, config, precision, args.warmup, args.steps)
                 print(f"{str(config):<28}{precision:>6}{r['molecules_per_s']:>8.1f}{r['tokens_per_s']:>10.0f}"
                       f"{r['gflop_per_molecule']:>10.3f}{r['gflops']:>9.1f}{r['gflops'] / ceiling[precision]:>9.0%}"
                       f"{r['pad_bucketed']:>13.1%} / {r['pad_random']:.1%}")

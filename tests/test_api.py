@@ -178,3 +178,19 @@ def test_the_bundled_default_model_is_a_trained_model_that_samples_right_after_i
     frame, summary = vae.sample_frame(50, seed=1)
     assert "novel" in frame.columns and summary["novel"] > 0.5  # its training set travels with it
     assert vae.decode(vae.encode(["CC(=O)Nc1ccc(O)cc1"]))[0] is not None
+
+
+def test_a_kekule_model_reads_any_spelling_of_a_molecule_in_kekule_form(tmp_path: Path, small_csv: Path) -> None:
+    from molvae.checkpoint import save_checkpoint
+    from molvae.config import Config, DataConfig, ModelConfig
+    from molvae.data import load_corpus
+    from molvae.model import VAE
+
+    corpus = load_corpus(small_csv, kekule=True)
+    config = Config(data=DataConfig(kekule=True), model=ModelConfig(encoder_hidden=16, latent_dim=4, decoder_hidden=24))
+    torch.manual_seed(0)
+    path = save_checkpoint(tmp_path / "k", VAE(config.model, len(corpus.vocab)), corpus.vocab, config, {})
+    vae = MolVAE.load(path)
+    assert vae.written("c1ccc(O)cc1") == "OC1=CC=CC=C1"
+    z = vae.encode(["Oc1ccccc1", "OC1=CC=CC=C1", "c1ccc(O)cc1"])  # aromatic 'c' is not in this vocabulary
+    assert torch.allclose(z[0], z[1]) and torch.allclose(z[0], z[2])

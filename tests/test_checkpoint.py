@@ -110,3 +110,11 @@ def test_incompatible_format_version_is_refused(tmp_path: Path) -> None:
 def test_missing_checkpoint_names_the_path(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="no checkpoint at"):
         load_checkpoint(tmp_path / "nothing")
+
+
+def test_a_checkpoint_from_before_the_kekule_setting_reads_aromatic_smiles(tmp_path: Path) -> None:
+    path, _, _ = saved(tmp_path)
+    rewrite_meta(path, lambda meta: meta["config"]["data"].update(kekule=True))
+    assert load_checkpoint(path).config.data.kekule is True
+    rewrite_meta(path, lambda meta: meta["config"]["data"].pop("kekule"))
+    assert load_checkpoint(path).config.data.kekule is False

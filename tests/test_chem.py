@@ -56,3 +56,14 @@ def test_long_cycle_penalty_counts_ring_size_beyond_six() -> None:
 
 def test_properties_of_an_invalid_molecule_are_nan() -> None:
     assert all(math.isnan(v) for v in chem.properties("C1CC").values())
+
+
+def test_kekule_form_is_one_string_per_molecule_without_aromatic_atoms() -> None:
+    from molvae.chem import canonical_smiles, kekule_smiles, written_many
+
+    forms = {kekule_smiles(canonical_smiles(s)) for s in ["c1ccc(O)cc1", "Oc1ccccc1", "C1=CC=C(O)C=C1"]}
+    assert len(forms) == 1 and not any(ch in next(iter(forms)) for ch in "cnos")
+    assert canonical_smiles(next(iter(forms))) == canonical_smiles("Oc1ccccc1")
+    assert written_many(["c1cc[nH]c1"], kekule=False) == ["c1cc[nH]c1"]
+    assert written_many(["c1cc[nH]c1"], kekule=True) == ["C1=CNC=C1"]
+    assert kekule_smiles("not a molecule") is None

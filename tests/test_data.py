@@ -141,3 +141,17 @@ def test_token_ids_decode_back_to_the_canonical_smiles(small_csv: Path) -> None:
     ids, lengths = collate(corpus.ids, corpus.lengths, np.arange(len(corpus.smiles)))
     assert corpus.vocab.decode(ids) == corpus.smiles
     assert lengths.tolist() == [len(corpus.vocab.token_ids(s)) + 2 for s in corpus.smiles]
+
+
+def test_kekule_corpus_keeps_canonical_smiles_and_tokenizes_their_kekule_forms(small_csv: Path) -> None:
+    from rdkit import Chem
+
+    aromatic = load_corpus(small_csv)
+    kekule = load_corpus(small_csv, kekule=True)
+    assert not kekule.from_cache  # its own cache entry, not the aromatic one
+    assert kekule.smiles == aromatic.smiles  # canonical SMILES (novelty, reconstruction) are unchanged
+    assert not any(t in kekule.vocab.index for t in ("c", "n", "o", "s", "[nH]"))
+    ids, _ = collate(kekule.ids, kekule.lengths, np.arange(len(kekule.smiles)))
+    written = kekule.vocab.decode(ids)
+    assert [Chem.MolToSmiles(Chem.MolFromSmiles(w)) for w in written] == kekule.smiles  # same molecules
+    assert load_corpus(small_csv, kekule=True).from_cache
