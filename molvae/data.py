@@ -197,7 +197,7 @@ def read_properties(path: str | Path, names: Sequence[str], lines: np.ndarray) -
     return out
 
 
-def _canonicalize(raws: list[str], kekule: bool = False) -> list[tuple[str | None, str | None]]:
+def _canonicalize(raws: list[str], kekule: bool) -> list[tuple[str | None, str | None]]:
     """(canonical SMILES, the string the model reads) of each raw string: canonical, or Kekulé when ``kekule``."""
     if len(raws) < PARALLEL_MIN_ROWS or (os.cpu_count() or 1) < 2:
         return _canonical_and_written(raws, kekule)

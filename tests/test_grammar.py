@@ -36,6 +36,11 @@ def accepts(syntax: SmilesSyntax, vocab: Vocabulary, smiles: str) -> bool:
     return bool(syntax.allowed(state)[0, EOS_ID])
 
 
+def untrained_model(vocab: Vocabulary, seed: int) -> VAE:
+    torch.manual_seed(seed)
+    return VAE(ModelConfig(encoder_hidden=16, latent_dim=4, decoder_hidden=24), len(vocab)).eval()
+
+
 def test_token_kinds() -> None:
     assert [token_kind(t) for t in ["C", "Cl", "[nH]", "c", "*", "=", "#", "/", "(", ")", "1", "%12", ".", "<eos>"]] \
         == [ATOM] * 5 + [BOND] * 3 + [OPEN, CLOSE, RING, RING, DOT, SPECIAL]
@@ -66,8 +71,7 @@ def test_ring_label_reopens_after_it_closed() -> None:
 def test_masked_sampling_from_an_untrained_model_gives_only_syntactically_valid_strings() -> None:
     vocab = vocabulary()
     syntax = SmilesSyntax(vocab)
-    torch.manual_seed(0)
-    model = VAE(ModelConfig(encoder_hidden=16, latent_dim=4, decoder_hidden=24), len(vocab)).eval()
+    model = untrained_model(vocab, 0)
     z = torch.randn(500, 4)
     plain = vocab.decode(decode_ids(model, z, 80, temperature=1.5, generator=torch.Generator().manual_seed(1)))
     ids = decode_ids(model, z, 80, temperature=1.5, generator=torch.Generator().manual_seed(1), syntax=syntax)
@@ -81,8 +85,7 @@ def test_masked_sampling_from_an_untrained_model_gives_only_syntactically_valid_
 def test_masked_greedy_and_beam_search_agree_at_width_one() -> None:
     vocab = vocabulary()
     syntax = SmilesSyntax(vocab)
-    torch.manual_seed(1)
-    model = VAE(ModelConfig(encoder_hidden=16, latent_dim=4, decoder_hidden=24), len(vocab)).eval()
+    model = untrained_model(vocab, 1)
     z = torch.randn(40, 4)
     greedy = decode_ids(model, z, 40, greedy=True, syntax=syntax)
     assert torch.equal(beam_search_ids(model, z, 40, width=1, syntax=syntax), greedy)
