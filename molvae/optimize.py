@@ -9,9 +9,13 @@ Methods (``optimize(..., method=...)``):
   turn), so the budget goes to the candidates the predictor likes most. Paths end after ``n_steps``, when
   ``CANDIDATES_PER_CALL`` candidates per oracle call are found, or after ``STALL_STEPS`` steps with none new.
 - ``bo``: Bayesian optimization over z with BoTorch (extra ``bo``): a GP on (z, oracle score); each round decodes
-  the ``SCREEN_BO * batch`` points of highest (log) expected improvement among a pool of candidates, inside a box
+  the ``bayes_opt.SCREEN_BO * batch`` points of highest (log) expected improvement among a pool of candidates, inside a box
   of ``radius`` around the start molecules' z (within +-3 of the prior), and the oracle scores the first ``batch``
-  of them that meet the constraints.
+  of them that meet the constraints. When the model's property predictor can estimate the objective (qed, logp,
+  penalized_logp), that estimate is the GP's prior mean and the GP models the oracle's departure from it, so the
+  first rounds, with few scores known, already lean where the predictor expects better molecules. With one start
+  molecule, EI is weighted by the chance that a point at that distance from the start decodes to a molecule that
+  meets the constraints (constrained EI), estimated from every point decoded so far (decoding costs no call).
 - ``random``: points ``z_start + radius * eps`` (or prior draws without start molecules): the baseline.
 
 The oracle counts and caches calls (by canonical SMILES), so ``budget`` bounds the calls of a slow user objective.
@@ -24,7 +28,6 @@ that can be returned (for the optimizer, a refused molecule scores like an inval
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +37,7 @@ import torch
 from tqdm.auto import tqdm
 
 from molvae import chem
+from molvae.bayes_opt import run_bo
 from molvae.errors import ConfigError, OptimizationError
 from molvae.objectives import BudgetSpent, Oracle, build_objective
 from molvae.search_run import Candidate, SearchRun
@@ -43,7 +47,6 @@ if TYPE_CHECKING:
 
 METHODS = ("gradient", "bo", "random")
 STALL_STEPS = 25  # gradient paths end after this many steps in a row that decode no new candidate
-SCREEN_BO = 8  # bo: candidates decoded per oracle call of a round (the refused ones cost no call)
 CANDIDATES_PER_CALL = 20  # gradient: candidates decoded per oracle call of the budget, for the predictor to rank
 # What the property predictor must predict for each objective's gradient: (column names accepted, sign) per term.
 SURROGATES = {
@@ -53,8 +56,9 @@ SURROGATES = {
 }
 
 
-def _surrogate(vae: Any, name: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Standardized predictor output(s) for the objective, summed with signs: z (B, Z) -> (B,)."""
+def _surrogate_terms(vae: Any, name: str) -> list[tuple[int, float]]:
+    """(predictor column, sign) of each term of the objective's surrogate; ConfigError when the model's predictor
+    cannot serve the objective."""
     head = getattr(vae.model, "property_head", None)
     if name not in SURROGATES or head is None:
         why = "this model has no property predictor" if head is None else f"no predictor exists for {name!r}"
@@ -68,7 +72,33 @@ def _surrogate(vae: Any, name: str) -> Callable[[torch.Tensor], torch.Tensor]:
             raise ConfigError(f"objective {name!r} needs the predictor to predict one of {accepted}; it predicts "
                               f"{names}")
         terms.append((found[0], sign))
+    return terms
+
+
+def _surrogate(vae: Any, name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Standardized predictor output(s) for the objective, summed with signs: z (B, Z) -> (B,)."""
+    terms, head = _surrogate_terms(vae, name), vae.model.property_head
     return lambda z: sum(sign * head(z)[:, index] for index, sign in terms)
+
+
+def _estimate(vae: Any, name: str) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """The property predictor's estimate of the objective in its own units, z (B, Z) -> (B,) float64, or None when
+    the model has no predictor of it. penalized_logp: predicted logP and SA combined as the oracle combines them
+    (standardized, no ring term)."""
+    try:
+        columns = [index for index, _ in _surrogate_terms(vae, name)]
+    except ConfigError:
+        return None
+    head = vae.model.property_head
+
+    @torch.no_grad()
+    def estimate(z: torch.Tensor) -> torch.Tensor:
+        values = head.eval().predict(z.float()).double()[:, columns]
+        if name == "penalized_logp":  # the arithmetic of chem.combine_penalized_logp, on tensors
+            return chem.combine_penalized_logp(values[:, 0], values[:, 1], 0)
+        return values[:, 0]
+
+    return estimate
 
 
 def _gradient(run: SearchRun, z0: torch.Tensor, n_steps: int, step_size: float, prior_weight: float, name: str,
@@ -133,86 +163,6 @@ def _random(run: SearchRun, z0: torch.Tensor | None, owners: list[int], n_steps:
         else:
             z = z0 + radius * torch.randn(z0.shape, generator=generator)
         run.evaluate(z, owners, step)
-
-
-def _bo(run: SearchRun, z0: torch.Tensor | None, owners: list[int], y0: list[float | None], n_steps: int, radius: float,
-        batch: int, generator: torch.Generator, max_points: int = 256, pool: int = 2048) -> None:
-    try:
-        from botorch.acquisition import LogExpectedImprovement
-        from botorch.fit import fit_gpytorch_mll
-        from botorch.models import SingleTaskGP
-        from gpytorch.mlls import ExactMarginalLogLikelihood
-    except ImportError as exc:
-        raise ConfigError("method 'bo' needs BoTorch: pip install 'molvae[bo]'") from exc
-    dim = run.vae.latent_dim
-    if z0 is None:
-        centre, spread = torch.zeros(dim), torch.full((dim,), 2.0)
-    else:
-        centre = (z0.min(0).values + z0.max(0).values) / 2
-        spread = (z0.max(0).values - z0.min(0).values) / 2 + radius
-    lower = torch.maximum(centre - spread, torch.full((dim,), -3.0)).double()
-    upper = torch.minimum(centre + spread, torch.full((dim,), 3.0)).double()
-    lower, upper = torch.minimum(lower, upper - 1e-3), torch.maximum(upper, lower + 1e-3)
-    xs = [] if z0 is None else [z0[i] for i in range(len(z0))]
-    ys = [] if z0 is None else list(y0)
-    if not xs:  # a first design from the box
-        z = lower.float() + (upper - lower).float() * torch.rand(batch, dim, generator=generator)
-        ys.extend(run.evaluate(z, [-1] * batch, 0))
-        xs.extend(z)
-    owner_of = owners[0] if len(set(owners)) == 1 else -1  # one start: every candidate is one of its neighbours
-    idle = 0
-    for step in range(1, n_steps + 1):
-        known = [v for v in ys if v is not None]
-        if not known:
-            z = lower.float() + (upper - lower).float() * torch.rand(batch * SCREEN_BO, dim, generator=generator)
-        else:
-            worst = min(known)
-            y = torch.tensor([v if v is not None else worst for v in ys], dtype=torch.float64)
-            x = torch.stack(xs).double()
-            if len(x) > max_points:  # exact GP cost grows as n^3: keep the best half and the most recent half
-                best = torch.argsort(y, descending=True)[: max_points // 2]
-                recent = torch.arange(len(x) - max_points // 2, len(x))
-                keep = torch.unique(torch.cat([best, recent]))
-                x, y = x[keep], y[keep]
-            unit = (x - lower) / (upper - lower)
-            y_std = (y - y.mean()) / y.std().clamp(min=1e-9) if len(y) > 1 else y - y.mean()
-            with warnings.catch_warnings():  # BoTorch's notes on data scaling and early stopping are not news here
-                warnings.simplefilter("ignore")
-                model = SingleTaskGP(unit, y_std.unsqueeze(-1))
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), max_attempts=1,
-                                     optimizer_kwargs={"options": {"maxiter": 25}})
-            except Exception:  # noqa: BLE001 - a GP that fails to fit keeps its initial hyperparameters
-                pass
-            acquisition = LogExpectedImprovement(model, best_f=y_std.max())
-            # the batch: the q best of a candidate pool (random points of the box and small moves of the best
-            # points so far) by analytic log EI; cheap next to joint q-point optimization, and as good here
-            top = unit[torch.argsort(y_std, descending=True)[:8]]
-            moves = top.repeat(pool // 16, 1) + 0.05 * torch.randn(len(top) * (pool // 16), dim, generator=generator,
-                                                                   dtype=torch.float64)
-            if z0 is not None and len(z0) == 1:  # one start: its neighbourhood, drawn as random search draws it
-                spread_out = z0.double() + radius * torch.randn(pool // 2, dim, generator=generator, dtype=torch.float64)
-                spread_out = (spread_out - lower) / (upper - lower)
-            else:
-                spread_out = torch.rand(pool // 2, dim, generator=generator, dtype=torch.float64)
-            cand = torch.cat([spread_out, moves.clamp(0.0, 1.0)])
-            with torch.no_grad():
-                ei = torch.cat([acquisition(chunk.unsqueeze(1)) for chunk in cand.split(512)])
-            candidates = cand[torch.argsort(ei, descending=True)[: batch * SCREEN_BO]]
-            z = (lower + candidates.detach() * (upper - lower)).float()
-        # decoding is free: the best candidates by EI are decoded and checked, and the oracle scores the first
-        # `batch` new molecules that meet the constraints (only those enter the GP: it stays small and quick to fit)
-        scored = 0
-        for i, candidate in enumerate(run.check(z, [owner_of] * len(z), step)):
-            if candidate is not None and candidate.smiles not in run.oracle.cache and scored < batch:
-                xs.append(z[i])
-                ys.append(run.score(candidate))
-                scored += 1
-        idle = 0 if scored else idle + 1
-        if idle >= STALL_STEPS:  # nothing decoded here meets the constraints any more
-            break
 
 
 def optimize(
@@ -282,6 +232,7 @@ def optimize(
             run.start_scores = [oracle(c) for c in canonical]
             bar.update(oracle.calls)
             owners = list(range(len(canonical))) if canonical else [-1] * n_points
+            estimate = _estimate(vae, name) if method == "bo" else None
             if method == "gradient":
                 _gradient(run, z0, n_steps, step_size, prior_weight, name, radius, neighbours, generator)
             elif method == "random":
@@ -291,11 +242,12 @@ def optimize(
                 for i in range(len(canonical)):
                     oracle.budget = min(budget, oracle.calls + share)
                     try:
-                        _bo(run, z0[i : i + 1], [i], run.start_scores[i : i + 1], n_steps, radius, batch, generator)
+                        run_bo(run, z0[i : i + 1], [i], run.start_scores[i : i + 1], n_steps, radius, batch, generator,
+                            estimate)
                     except BudgetSpent:
                         continue
             else:
-                _bo(run, z0, [-1] * len(canonical), run.start_scores, n_steps, radius, batch, generator)
+                run_bo(run, z0, [-1] * len(canonical), run.start_scores, n_steps, radius, batch, generator, estimate)
         except BudgetSpent:
             pass
     except OptimizationError as exc:

@@ -212,3 +212,46 @@ def test_cli_optimize_writes_rows_and_z_and_loads_a_user_objective(overfit_model
     bad = subprocess.run(cmd[:-2] + ["--objective", "nope", "--output", str(tmp_path / "x.csv")],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "objective = 'nope'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_log_expected_improvement_matches_the_closed_form_and_stays_finite_far_below_the_best() -> None:
+    import torch
+    from scipy.stats import norm
+
+    from molvae.bayes_opt import log_expected_improvement
+
+    mean = torch.tensor([0.0, 1.0, 2.5, -1.0], dtype=torch.float64)
+    sd = torch.tensor([1.0, 0.5, 2.0, 0.3], dtype=torch.float64)
+    u = (mean.numpy() - 1.0) / sd.numpy()
+    exact = np.log(sd.numpy() * (u * norm.cdf(u) + norm.pdf(u)))
+    assert np.allclose(log_expected_improvement(mean, sd, 1.0).numpy(), exact, atol=1e-9)
+    far = log_expected_improvement(torch.tensor([-30.0, -40.0], dtype=torch.float64),
+                                    torch.ones(2, dtype=torch.float64), 0.0)
+    assert torch.isfinite(far).all() and far[0] > far[1]  # still ranks points where EI underflows to 0
+
+
+def test_bo_prior_mean_is_the_predictors_estimate_of_the_objective_in_its_units(vae_with_predictor) -> None:
+    import torch
+
+    from molvae.optimize import _estimate
+
+    z = torch.randn(6, vae_with_predictor.latent_dim, generator=torch.Generator().manual_seed(0))
+    values = vae_with_predictor.model.property_head.predict(z).double()
+    names = vae_with_predictor.config.data.property_list
+    logp, qed, sa = (values[:, names.index(n)] for n in ("logP", "qed", "SAS"))
+    assert torch.allclose(_estimate(vae_with_predictor, "qed")(z), qed)
+    expected = torch.tensor([chem.combine_penalized_logp(float(a), float(b), 0) for a, b in zip(logp, sa)],
+                            dtype=torch.float64)
+    assert torch.allclose(_estimate(vae_with_predictor, "penalized_logp")(z), expected)
+    assert _estimate(vae_with_predictor, "similarity") is None  # no predictor of it: a constant prior mean
+
+
+def test_usable_rate_follows_where_decoded_points_met_the_constraints() -> None:
+    import torch
+
+    from molvae.bayes_opt import usable_rate
+
+    tried = [(1.0, True)] * 20 + [(3.0, False)] * 20
+    rate = usable_rate(tried, torch.tensor([1.0, 3.0, 10.0]), radius=1.0)
+    assert rate[0] > 0.9 and rate[1] < 0.1
+    assert rate[2] == pytest.approx(0.5)  # nothing seen near: the prior half
