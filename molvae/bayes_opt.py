@@ -45,9 +45,10 @@ def usable_rate(tried: list[tuple[float, bool]], distance: torch.Tensor, radius:
     return ((weights @ usable + 0.5) / (weights.sum(dim=1) + 1.0)).clamp(min=1e-6)
 
 
-def run_bo(run: SearchRun, z0: torch.Tensor | None, owners: list[int], y0: list[float | None], n_steps: int, radius: float,
-        batch: int, generator: torch.Generator, estimate: Callable[[torch.Tensor], torch.Tensor] | None = None,
-        max_points: int = 256, pool: int = 2048) -> None:
+def run_bo(run: SearchRun, z0: torch.Tensor | None, owners: list[int], y0: list[float | None], n_steps: int,
+           radius: float, batch: int, generator: torch.Generator,
+           estimate: Callable[[torch.Tensor], torch.Tensor] | None = None, max_points: int = 256,
+           pool: int = 2048) -> None:
     """BO rounds; ``estimate`` (z (B, Z) -> (B,)): the GP's prior mean in the objective's units (None: a constant)."""
     try:
         from botorch.fit import fit_gpytorch_mll
@@ -96,7 +97,7 @@ def run_bo(run: SearchRun, z0: torch.Tensor | None, owners: list[int], y0: list[
             top = unit[torch.argsort(y, descending=True)[:8]]
             moves = top.repeat(pool // 16, 1) + 0.05 * torch.randn(len(top) * (pool // 16), dim, generator=generator,
                                                                    dtype=torch.float64)
-            if z0 is not None and len(z0) == 1:  # one start: its neighbourhood, drawn as random search draws it
+            if single:  # one start: its neighbourhood, drawn as random search draws it
                 spread_out = z0.double() + radius * torch.randn(pool // 2, dim, generator=generator, dtype=torch.float64)
                 spread_out = (spread_out - lower) / (upper - lower)
             else:
