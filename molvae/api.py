@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,7 +17,7 @@ from molvae.checkpoint import Checkpoint, load_checkpoint
 from molvae.data import file_sha256, load_corpus, read_rows
 from molvae.device import resolve_device
 from molvae.errors import CheckpointError, ConfigError, DataError, MolVAEError, VocabularyError
-from molvae.novelty import known, smiles_hashes
+from molvae.novelty import smiles_hashes
 from molvae.sampling import around, decode_z, path, prior_batches
 from molvae.scoring import score_smiles
 
@@ -317,33 +316,9 @@ class MolVAE:
     ) -> tuple[pd.DataFrame, dict[str, float]]:
         """Samples as a table (smiles, valid, canonical_smiles, scores, novel when the training set is known) and a
         summary: n, valid, unique and novel fractions, seconds and molecules per second."""
-        start = time.perf_counter()
-        raw = self.sample(n, temperature=temperature, seed=seed, source=source, syntax_mask=syntax_mask)
-        if score:
-            frame = score_smiles(raw, n_jobs=n_jobs)
-        else:
-            frame = pd.DataFrame({"smiles": raw, "canonical_smiles": chem.canonicalize_many(raw)})
-            frame.insert(1, "valid", frame.canonical_smiles.notna())
-        valid = frame[frame.valid]
-        table = self.training_hashes()
-        distinct = valid.canonical_smiles.unique().tolist()
-        if table is not None:
-            canonical = [c if v else None for v, c in zip(frame.valid, frame.canonical_smiles)]
-            frame["novel"] = frame.valid & ~known(canonical, table)
-        summary = {
-            "n": n,
-            "valid": len(valid) / n,
-            "unique": len(distinct) / max(1, len(valid)),
-            "novel": (frame.canonical_smiles[frame.novel].nunique() / max(1, len(distinct))
-                      if table is not None else float("nan")),
-        }
-        if valid_only:
-            frame = frame[frame.valid]
-        if unique:
-            frame = frame[frame.valid].drop_duplicates("canonical_smiles")
-        summary["seconds"] = time.perf_counter() - start
-        summary["molecules_per_s"] = n / summary["seconds"]
-        return frame.reset_index(drop=True), summary
+        from molvae.sample_table import sample_table
+
+        return sample_table(self, n, temperature, seed, source, valid_only, unique, score, n_jobs, syntax_mask)
 
     # ---------------------------------------------------------------------------------------------- properties
 

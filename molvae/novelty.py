@@ -23,9 +23,16 @@ def smiles_hashes(smiles: Sequence[str]) -> np.ndarray:
 
 
 def known(canonical: Sequence[str | None], table: np.ndarray) -> np.ndarray:
-    """(N,) bool: which canonical SMILES are in ``table`` (None, an invalid molecule, is never known)."""
+    """(N,) bool: which canonical SMILES are in ``table`` (None, an invalid molecule, is never known).
+
+    A binary search in the sorted table (``smiles_hashes`` writes it sorted; an unsorted one is sorted here first):
+    O(N log M), where ``np.isin`` would sort the whole table on every call."""
     present = [i for i, s in enumerate(canonical) if s is not None]
     found = np.zeros(len(canonical), dtype=bool)
-    if present:
-        found[present] = np.isin(_hashes([canonical[i] for i in present]), table)
+    if present and len(table):
+        if np.any(table[1:] < table[:-1]):
+            table = np.sort(table)
+        wanted = _hashes([canonical[i] for i in present])
+        slots = np.minimum(np.searchsorted(table, wanted), len(table) - 1)
+        found[present] = table[slots] == wanted
     return found
