@@ -162,6 +162,23 @@ def _read_header(blob: bytes, path: Path) -> dict[str, Any]:
     return meta
 
 
+# What a checkpoint written before a setting existed meant by it (the built-in defaults have moved on since):
+# aromatic SMILES, a constant learning rate, no step limit, no free bits.
+SETTINGS_BEFORE_THEY_EXISTED = {"data": {"kekule": False},
+                                "train": {"lr_schedule": "constant", "max_steps": 0, "free_bits": 0.0}}
+
+
+def _with_old_settings(raw: dict) -> dict:
+    """The checkpoint's config table with ``SETTINGS_BEFORE_THEY_EXISTED`` filled in where a key is missing."""
+    if not isinstance(raw, dict):
+        return raw
+    filled = dict(raw)
+    for section, values in SETTINGS_BEFORE_THEY_EXISTED.items():
+        if isinstance(filled.get(section, {}), dict):
+            filled[section] = {**values, **filled.get(section, {})}
+    return filled
+
+
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Read a checkpoint (tensors on CPU). Raises ``CheckpointError`` for anything that is not an intact one."""
     path = resolve_path(path)
@@ -172,7 +189,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     except Exception as exc:  # safetensors raises its own error types for truncated/altered data
         raise CheckpointError(f"{path} is damaged (truncated or altered tensor data): {exc}") from exc
     try:
-        config = Config.from_dict(meta["config"], source=f"{path} config")
+        config = Config.from_dict(_with_old_settings(meta["config"]), source=f"{path} config")
         vocab = Vocabulary.from_dict(meta["vocab"])
         optimizer = meta.get("optimizer")
         return Checkpoint(

@@ -48,7 +48,7 @@ def overfit_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[
     torch.manual_seed(0)
     corpus = load_corpus(train_csv, max_length=60, use_cache=False)
     ids, lengths = collate(corpus.ids, corpus.lengths, np.arange(64))
-    config = Config(data=DataConfig(max_length=60),
+    config = Config(data=DataConfig(max_length=60, kekule=False),
                     model=ModelConfig(encoder_hidden=64, latent_dim=32, decoder_hidden=128, decoder_layers=1))
     model = VAE(config.model, len(corpus.vocab))
     optimizer = torch.optim.Adam(model.parameters(), lr=0.02)

@@ -118,3 +118,18 @@ def test_a_checkpoint_from_before_the_kekule_setting_reads_aromatic_smiles(tmp_p
     assert load_checkpoint(path).config.data.kekule is True
     rewrite_meta(path, lambda meta: meta["config"]["data"].pop("kekule"))
     assert load_checkpoint(path).config.data.kekule is False
+
+
+def test_settings_missing_from_an_old_checkpoint_keep_their_old_meaning_not_todays_defaults(tmp_path: Path) -> None:
+    path, _, _ = saved(tmp_path)
+
+    def drop(meta: dict) -> None:
+        for key in ("lr_schedule", "max_steps", "free_bits"):
+            meta["config"]["train"].pop(key)
+        meta["config"]["data"].pop("kekule")
+
+    rewrite_meta(path, drop)
+    config = load_checkpoint(path).config
+    assert (config.data.kekule, config.train.lr_schedule, config.train.max_steps, config.train.free_bits) == (
+        False, "constant", 0, 0.0)
+    assert Config().data.kekule is True and Config().train.max_steps > 0  # today's defaults differ

@@ -10,8 +10,9 @@ from molvae.errors import ConfigError
 ROOT = Path(__file__).parent.parent
 
 
-def test_default_toml_is_the_built_in_default() -> None:
-    assert load_config(ROOT / "configs" / "default.toml") == Config()
+def test_default_toml_is_the_built_in_default_plus_the_property_columns_of_data_zinc_csv() -> None:
+    default = load_config(ROOT / "configs" / "default.toml")
+    assert default == Config().with_overrides({"properties": "logP,qed,SAS"})
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "configs").glob("*.toml")))

@@ -51,7 +51,8 @@ def test_cosine_learning_rate() -> None:
     cfg = TrainConfig(lr=1e-3, lr_min=1e-5, lr_schedule="cosine")
     assert lr_at(0, 100, cfg) == pytest.approx(1e-3) and lr_at(100, 100, cfg) == pytest.approx(1e-5)
     assert lr_at(50, 100, cfg) == pytest.approx((1e-3 + 1e-5) / 2)
-    assert lr_at(50, 100, TrainConfig(lr=1e-3)) == 1e-3
+    assert lr_at(50, 100, TrainConfig(lr=1e-3, lr_schedule="constant")) == 1e-3
+    assert TrainConfig().lr_schedule == "cosine"  # the default
 
 
 def tiny(tiny_config_path: Path, **overrides) -> Config:  # noqa: ANN003
@@ -95,7 +96,9 @@ def test_training_that_collapses_says_so(small_csv: Path, tiny_config_path: Path
 def test_resume_ends_with_weights_identical_to_an_uninterrupted_run(
     small_csv: Path, tiny_config_path: Path, tmp_path: Path
 ) -> None:
-    config = tiny(tiny_config_path, epochs=3, word_dropout=0.2, max_steps=40)
+    # a constant learning rate: a cosine one ends where max_steps says, so the cut run (max_steps 23) would follow
+    # another schedule than the straight one (a warm restart on resume, by design)
+    config = tiny(tiny_config_path, epochs=3, word_dropout=0.2, max_steps=40, lr_schedule="constant")
     fit(small_csv, config, out=tmp_path / "straight", progress=False)
     stopped = fit(small_csv, config.with_overrides({"max_steps": 23}), out=tmp_path / "cut", progress=False)
     assert stopped.stopped_by == "max_steps" and stopped.step == 23
