@@ -75,6 +75,7 @@ def run_bo(run: SearchRun, z0: torch.Tensor | None, owners: list[int], y0: list[
     single = z0 is not None and len(z0) == 1
     tried: list[tuple[float, bool]] = []  # one start: (distance from it, usable) of every point decoded
     idle = 0
+    fitted: tuple[int, float, object] | None = None  # (points it was fitted on, residual scale, GP)
     for step in range(1, n_steps + 1):
         known = [v for v in ys if v is not None]
         if not known:
@@ -108,23 +109,26 @@ def run_bo(run: SearchRun, z0: torch.Tensor | None, owners: list[int], y0: list[
             if scale <= 1e-9:
                 scale = max(float(cand_prior.std()) if estimate is not None else 1.0, 1e-6)
             r_std = (residual - offset) / scale
-            with warnings.catch_warnings():  # BoTorch's notes on data scaling and early stopping are not news here
-                warnings.simplefilter("ignore")
-                model = SingleTaskGP(unit, r_std.unsqueeze(-1))
-            try:
-                with warnings.catch_warnings():
+            if fitted is None or fitted[0] != len(ys) or scale != fitted[1]:  # a round that scored nothing: same GP
+                with warnings.catch_warnings():  # BoTorch's notes on data scaling and early stopping are not news
                     warnings.simplefilter("ignore")
-                    fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), max_attempts=1,
-                                     optimizer_kwargs={"options": {"maxiter": 25}})
-            except Exception:  # noqa: BLE001 - a GP that fails to fit keeps its initial hyperparameters
-                pass
+                    model = SingleTaskGP(unit, r_std.unsqueeze(-1))
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model), max_attempts=1,
+                                         optimizer_kwargs={"options": {"maxiter": 25}})
+                except Exception:  # noqa: BLE001 - a GP that fails to fit keeps its initial hyperparameters
+                    pass
+                fitted = (len(ys), scale, model)
+            model = fitted[2]
             # the batch: the q best of the pool (random points of the box or of the start's neighbourhood, and small
             # moves of the best points so far) by analytic log EI; cheap next to joint q-point optimization
             model.eval()
             with torch.no_grad():
-                posterior = model.posterior(cand)
-                mean = cand_prior + offset + scale * posterior.mean.squeeze(-1)
-                sd = scale * posterior.variance.squeeze(-1).clamp(min=0).sqrt()
+                posterior = model.posterior(cand.unsqueeze(1))  # (N, 1, D): N one-point posteriors, no N x N covariance
+                mean = cand_prior + offset + scale * posterior.mean.reshape(-1)
+                sd = scale * posterior.variance.reshape(-1).clamp(min=0).sqrt()
             ei = log_expected_improvement(mean, sd, float(y.max()))
             if single and len(tried):  # constrained EI: times the chance a point there decodes to a usable molecule
                 ei = ei + torch.log(usable_rate(tried, (cand_z.float() - z0[0]).norm(dim=1), radius))

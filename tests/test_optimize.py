@@ -255,3 +255,36 @@ def test_usable_rate_follows_where_decoded_points_met_the_constraints() -> None:
     rate = usable_rate(tried, torch.tensor([1.0, 3.0, 10.0]), radius=1.0)
     assert rate[0] > 0.9 and rate[1] < 0.1
     assert rate[2] == pytest.approx(0.5)  # nothing seen near: the prior half
+
+
+def test_bo_refits_its_gp_only_after_a_round_that_scored_a_new_molecule(vae_with_predictor, low_qed,  # noqa: ANN001
+                                                                         monkeypatch) -> None:
+    import botorch.fit
+
+    from molvae.search_run import SearchRun
+
+    fits, rounds = [], []
+    real_fit, real_check = botorch.fit.fit_gpytorch_mll, SearchRun.check
+    monkeypatch.setattr(botorch.fit, "fit_gpytorch_mll", lambda *a, **k: fits.append(1) or real_fit(*a, **k))
+    monkeypatch.setattr(SearchRun, "check", lambda self, *a, **k: rounds.append(1) or real_check(self, *a, **k))
+    frame = vae_with_predictor.optimize("qed", start=low_qed[:1], method="bo", similarity=0.6, budget=12, n_steps=40,
+                                        batch=1, seed=0)
+    assert frame.attrs["oracle_calls"] <= 12
+    # a fit per round before (40 rounds here, most of them refused by the similarity constraint); now a fit per round
+    # that scored something, and while only the start's score is known (its scale comes from the pool then)
+    assert len(fits) < len(rounds) / 2
+
+
+def test_one_point_posteriors_equal_the_marginals_of_the_joint_posterior() -> None:
+    """bo ranks its pool by N one-point posteriors (N, 1, D) instead of one joint posterior with an N x N covariance."""
+    import torch
+    from botorch.models import SingleTaskGP
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(30, 8, generator=generator, dtype=torch.float64)
+    model = SingleTaskGP(x, torch.randn(30, 1, generator=generator, dtype=torch.float64)).eval()
+    pool = torch.rand(200, 8, generator=generator, dtype=torch.float64)
+    with torch.no_grad():
+        joint, single = model.posterior(pool), model.posterior(pool.unsqueeze(1))
+        assert torch.allclose(joint.mean.reshape(-1), single.mean.reshape(-1), atol=1e-10)
+        assert torch.allclose(joint.variance.reshape(-1), single.variance.reshape(-1), atol=1e-10)
