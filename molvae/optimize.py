@@ -237,15 +237,9 @@ def optimize(
                 _gradient(run, z0, n_steps, step_size, prior_weight, name, radius, neighbours, generator)
             elif method == "random":
                 _random(run, z0, owners, n_steps, radius, n_points, generator)
-            elif similarity is not None and len(canonical) > 1:
-                share = max(1, (budget - oracle.calls) // len(canonical))
-                for i in range(len(canonical)):
-                    oracle.budget = min(budget, oracle.calls + share)
-                    try:
-                        run_bo(run, z0[i : i + 1], [i], run.start_scores[i : i + 1], n_steps, radius, batch, generator,
-                            estimate)
-                    except BudgetSpent:
-                        continue
+            elif similarity is not None and len(canonical) > 1:  # a search per start, with an equal share
+                run_bo(run, z0, owners, run.start_scores, n_steps, radius, batch, generator, estimate,
+                       share=max(1, (budget - oracle.calls) // len(canonical)))
             else:
                 run_bo(run, z0, [-1] * len(canonical), run.start_scores, n_steps, radius, batch, generator, estimate)
         except BudgetSpent:

@@ -288,3 +288,13 @@ def test_one_point_posteriors_equal_the_marginals_of_the_joint_posterior() -> No
         joint, single = model.posterior(pool), model.posterior(pool.unsqueeze(1))
         assert torch.allclose(joint.mean.reshape(-1), single.mean.reshape(-1), atol=1e-10)
         assert torch.allclose(joint.variance.reshape(-1), single.variance.reshape(-1), atol=1e-10)
+
+
+def test_bo_under_a_similarity_constraint_gives_each_start_its_share_of_the_budget(vae_with_predictor,  # noqa: ANN001
+                                                                                  low_qed) -> None:  # noqa: ANN001
+    frame = vae_with_predictor.optimize("qed", start=low_qed, method="bo", similarity=0.3, budget=25, n_steps=30,
+                                        batch=2, seed=0)
+    assert frame.attrs["oracle_calls"] <= 25
+    share = (25 - len(low_qed)) // len(low_qed)  # the starts' own scores first, then an equal share each
+    assert frame.groupby("start").size().max() <= share
+    assert frame.start.nunique() > 1  # the searches ran side by side, not one start spending it all
