@@ -142,12 +142,16 @@ def tanimoto(a: Mol, b: Mol) -> float:
 
 
 _LONG_CHAIN = Chem.MolFromSmarts("-".join(["[C;!R;!$(C=*);!$(C#*)]"] * 8))
+_ARYL_LINK = Chem.MolFromSmarts("[a]-!@[a]")
+MAX_ARYL_LINKS = 3
 
 
-def has_long_chain(mol: Mol) -> bool:
-    """True for a chain of 8 or more acyclic sp3 carbons: the degenerate strings latent optimizers of (penalized)
-    logP run off to."""
-    return mol.HasSubstructMatch(_LONG_CHAIN)
+def is_degenerate(mol: Mol) -> bool:
+    """True for the degenerate molecules latent optimizers of (penalized) logP run off to, far from any training
+    molecule: a chain of 8 or more acyclic sp3 carbons, or more than ``MAX_ARYL_LINKS`` single bonds joining two
+    aromatic rings (oligophenylene rods; no molecule in a 30,000 sample of the MOSES/ZINC training set has more
+    than 3)."""
+    return mol.HasSubstructMatch(_LONG_CHAIN) or len(mol.GetSubstructMatches(_ARYL_LINK)) > MAX_ARYL_LINKS
 
 
 def properties(smiles: str) -> dict[str, float]:

@@ -20,7 +20,7 @@ Methods (``optimize(..., method=...)``):
 
 The oracle counts and caches calls (by canonical SMILES), so ``budget`` bounds the calls of a slow user objective.
 Rows that break a constraint (similarity to their start below ``similarity``, SA above ``max_sa``, invalid, a
-degenerate long carbon chain unless ``allow_degenerate``) are left out of the results and counted in
+degenerate molecule unless ``allow_degenerate``: ``chem.is_degenerate``) are left out of the results and counted in
 ``frame.attrs``. The constraints are checked before the oracle is called, so the budget is spent only on molecules
 that can be returned (for the optimizer, a refused molecule scores like an invalid one).
 """

@@ -1,6 +1,6 @@
 """One latent search's bookkeeping: decode candidates, check the constraints, spend the oracle, keep the rows.
 
-The constraints (similarity to the start molecule, SA score, validity, degenerate chains) are checked before the
+The constraints (similarity to the start molecule, SA score, validity, degenerate molecules) are checked before the
 oracle is called, so a budget of oracle calls is spent only on molecules that can be returned.
 """
 
@@ -67,7 +67,7 @@ class SearchRun:
             else:
                 sa = chem.sa_score(mol)
                 broken = ("sa" if self.max_sa is not None and sa > self.max_sa
-                          else "degenerate" if not self.allow_degenerate and chem.has_long_chain(mol) else None)
+                          else "degenerate" if not self.allow_degenerate and chem.is_degenerate(mol) else None)
             if broken is not None:
                 self.left_out[broken] += 1
                 out.append(None)

@@ -67,3 +67,16 @@ def test_kekule_form_is_one_string_per_molecule_without_aromatic_atoms() -> None
     assert written_many(["c1cc[nH]c1"], kekule=False) == ["c1cc[nH]c1"]
     assert written_many(["c1cc[nH]c1"], kekule=True) == ["C1=CNC=C1"]
     assert kekule_smiles("not a molecule") is None
+
+
+@pytest.mark.parametrize("smiles", ["CCCCCCCCCC(=O)O", "CC(C)CCCCCCCCO",
+                                    "c1ccc(-c2ccc(-c3ccc(-c4ccc(-c5ccccc5)cc4)cc3)cc2)cc1"])
+def test_long_sp3_chains_and_oligoaryl_rods_are_degenerate(smiles: str) -> None:
+    assert chem.is_degenerate(chem.to_mol(smiles))
+
+
+@pytest.mark.parametrize("smiles", ["CCCCCCCC=CC", "C1CCCCCCCCC1", "c1ccc(-c2ccc(-c3ccc(-c4ccccc4)cc3)cc2)cc1",
+                                    "Cc1cc(NC(=O)c2scnc2C2CC2)ncc1Br", "CCCCCCCOc1ccccc1"])
+def test_drug_like_molecules_short_chains_and_terphenyls_are_not_degenerate(smiles: str) -> None:
+    # 7 sp3 carbons, a double bond in the chain, a ring, 3 aryl-aryl bonds (the training data's maximum)
+    assert not chem.is_degenerate(chem.to_mol(smiles))
