@@ -144,14 +144,17 @@ def tanimoto(a: Mol, b: Mol) -> float:
 _LONG_CHAIN = Chem.MolFromSmarts("-".join(["[C;!R;!$(C=*);!$(C#*)]"] * 8))
 _ARYL_LINK = Chem.MolFromSmarts("[a]-!@[a]")
 MAX_ARYL_LINKS = 3
+MAX_HEAVY_ATOMS = 38
 
 
 def is_degenerate(mol: Mol) -> bool:
     """True for the degenerate molecules latent optimizers of (penalized) logP run off to, far from any training
-    molecule: a chain of 8 or more acyclic sp3 carbons, or more than ``MAX_ARYL_LINKS`` single bonds joining two
-    aromatic rings (oligophenylene rods; no molecule in a 30,000 sample of the MOSES/ZINC training set has more
-    than 3)."""
-    return mol.HasSubstructMatch(_LONG_CHAIN) or len(mol.GetSubstructMatches(_ARYL_LINK)) > MAX_ARYL_LINKS
+    molecule: a chain of 8 or more acyclic sp3 carbons; more than ``MAX_ARYL_LINKS`` single bonds joining two
+    aromatic rings (oligophenylene rods; no molecule in a 30,000 sample of the MOSES/ZINC training set has more than
+    3); or more than ``MAX_HEAVY_ATOMS`` heavy atoms (the largest ZINC-250k molecule, the size limit GCPN and MolDQN
+    put on this benchmark; logP grows with size, so an unlimited search just grows the molecule)."""
+    return (mol.GetNumHeavyAtoms() > MAX_HEAVY_ATOMS or mol.HasSubstructMatch(_LONG_CHAIN)
+            or len(mol.GetSubstructMatches(_ARYL_LINK)) > MAX_ARYL_LINKS)
 
 
 def properties(smiles: str) -> dict[str, float]:

@@ -336,7 +336,7 @@ def fit_properties(data: Path, properties: str, output: Path, force: bool, smile
 @click.option("--target", default=None, help="Target SMILES of the similarity objective.")
 @click.option("--max-sa", type=float, default=None, help="Keep molecules with SA score <= this.")
 @click.option("--allow-degenerate", is_flag=True,
-              help="Keep degenerate molecules (8+ acyclic sp3 carbons in a chain, 4+ aryl-aryl single bonds).")
+              help="Keep degenerate molecules (8+ sp3 carbons in a chain, 4+ aryl-aryl bonds, 39+ heavy atoms).")
 @click.option("--radius", type=float, default=0.5, show_default=True, help="Search radius around start z (bo, random).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--smiles-column", default=None, help="SMILES column of the start file.")

@@ -80,3 +80,9 @@ def test_long_sp3_chains_and_oligoaryl_rods_are_degenerate(smiles: str) -> None:
 def test_drug_like_molecules_short_chains_and_terphenyls_are_not_degenerate(smiles: str) -> None:
     # 7 sp3 carbons, a double bond in the chain, a ring, 3 aryl-aryl bonds (the training data's maximum)
     assert not chem.is_degenerate(chem.to_mol(smiles))
+
+
+def test_molecules_beyond_38_heavy_atoms_are_degenerate() -> None:
+    glycines = [chem.to_mol("N" + "CC(=O)N" * k + "C") for k in (9, 10)]  # no chain, no aryl link
+    assert [m.GetNumHeavyAtoms() for m in glycines] == [38, 42]
+    assert [chem.is_degenerate(m) for m in glycines] == [False, True]
