@@ -15,7 +15,7 @@ import torch
 from molvae import chem
 from molvae.checkpoint import Checkpoint, load_checkpoint
 from molvae.data import file_sha256, load_corpus, read_rows
-from molvae.device import resolve_device
+from molvae.device import resolve_device, resolve_precision
 from molvae.errors import CheckpointError, ConfigError, DataError, MolVAEError, VocabularyError
 from molvae.novelty import smiles_hashes
 from molvae.sampling import around, decode_z, path, prior_batches
@@ -61,9 +61,12 @@ def _check_count(name: str, value: int) -> None:
 class MolVAE:
     """A trained SMILES VAE with its vocabulary; every method takes and returns plain Python/torch/pandas values."""
 
-    def __init__(self, checkpoint: Checkpoint, device: str = "cpu", source: Path | None = None) -> None:
+    def __init__(
+        self, checkpoint: Checkpoint, device: str = "cpu", source: Path | None = None, precision: str = "fp32",
+    ) -> None:
         self.checkpoint = checkpoint
         self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)  # of decoding: fp32 | bf16
         self.model = checkpoint.build_model().to(self.device)
         self.vocab = checkpoint.vocab
         self.config = checkpoint.config
@@ -71,12 +74,16 @@ class MolVAE:
         self._training_hashes: np.ndarray | None = None
 
     @classmethod
-    def load(cls, path: str | Path | None = None, device: str = "cpu") -> MolVAE:
-        """A model from a checkpoint file or run folder (its best checkpoint)."""
+    def load(cls, path: str | Path | None = None, device: str = "cpu", precision: str = "fp32") -> MolVAE:
+        """A model from a checkpoint file or run folder (its best checkpoint); the bundled model when path is None.
+
+        ``precision`` of decoding: 'fp32', 'bf16' (the decoder's matrix products in bf16: about 2x faster sampling
+        on a CPU with AVX512-BF16 or AMX, slower on one without), or 'auto' (bf16 where it is native).
+        """
         if path is None:
             path = bundled_model_path()
         checkpoint = load_checkpoint(path)
-        return cls(checkpoint, device=device, source=Path(path))
+        return cls(checkpoint, device=device, source=Path(path), precision=precision)
 
     @property
     def latent_dim(self) -> int:
@@ -168,7 +175,7 @@ class MolVAE:
         votes: list[Counter] = [Counter() for _ in range(len(z))]
         for _ in range(attempts):
             strings = decode_z(self.model, self.vocab, z, temperature, greedy, generator, batch_size, beam_width,
-                               syntax_mask)
+                               syntax_mask, self.precision)
             for counter, canonical in zip(votes, chem.canonicalize_many(strings)):
                 if canonical is not None:
                     counter[canonical] += 1
@@ -218,7 +225,7 @@ class MolVAE:
         out: list[str] = []
         for z in prior_batches(n, self.latent_dim, batch_size, generator, mean, cov):
             out.extend(decode_z(self.model, self.vocab, z, temperature, temperature == 0, generator, batch_size,
-                                syntax_mask=syntax_mask))
+                                syntax_mask=syntax_mask, precision=self.precision))
         if valid_only or unique:
             out = [c for c in chem.canonicalize_many(out) if c is not None]
         if unique:

@@ -94,6 +94,9 @@ def train(data: Path, config_file: Path | None, out: Path | None, resume: Path |
 
 def _model_option(func, default: str = "the bundled default model"):  # noqa: ANN001, ANN202
     func = click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N")(func)
+    func = click.option("--precision", type=click.Choice(["fp32", "bf16", "auto"]), default="fp32", show_default=True,
+                        help="Number format of decoding; auto: bf16 where the hardware has it (AVX512-BF16, AMX, "
+                             "CUDA), about 2x faster there.")(func)
     return click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
                         help=f"A checkpoint (.safetensors) or run folder (its best checkpoint); default: {default}.")(func)
 
@@ -129,7 +132,7 @@ def _emit(frame: Any, output: Path | None) -> None:
 @_model_option
 @_output_options
 def sample(n: int, temperature: float | None, seed: int | None, source: str, valid_only: bool, unique: bool, score: bool,
-           syntax_mask: bool, n_jobs: int, model_path: Path | None, device: str, output: Path | None,
+           syntax_mask: bool, n_jobs: int, model_path: Path | None, device: str, precision: str, output: Path | None,
            force: bool) -> None:
     """Draw molecules from a trained model: CSV of smiles,valid,canonical_smiles,qed,logP,SA,MW,... (+ novel)."""
     from molvae.api import MolVAE
@@ -137,7 +140,7 @@ def sample(n: int, temperature: float | None, seed: int | None, source: str, val
 
     _check_sampling(n, 1.0 if temperature is None else temperature, n_jobs)
     check_writable(output, force, (".csv",))
-    vae = MolVAE.load(model_path, device=device)
+    vae = MolVAE.load(model_path, device=device, precision=precision)
     temperature = vae.sample_temperature if temperature is None else temperature
     frame, s = vae.sample_frame(n, temperature, seed, source, valid_only, unique, score, n_jobs, syntax_mask)
     _emit(frame, output)
@@ -188,13 +191,13 @@ def score(file: Path, smiles_column: str | None, n_jobs: int, output: Path | Non
 @click.option("--seed", type=int, default=None)
 @_model_option
 def encode(file: Path, output: Path, force: bool, smiles_column: str | None, errors: str, draw: bool,
-           seed: int | None, model_path: Path | None, device: str) -> None:
+           seed: int | None, model_path: Path | None, device: str, precision: str) -> None:
     """Encode the molecules of FILE into latent vectors (one row per input row)."""
     from molvae.api import MolVAE
     from molvae.outputs import check_writable, write_array
 
     check_writable(output, force, (".npy", ".csv"))
-    vae = MolVAE.load(model_path, device=device)
+    vae = MolVAE.load(model_path, device=device, precision=precision)
     z, _ = vae.encode_file(file, smiles_column, errors, draw, seed)
     write_array(z.numpy(), output)
     skipped = int(z.isnan().any(dim=1).sum())
@@ -210,7 +213,7 @@ def encode(file: Path, output: Path, force: bool, smiles_column: str | None, err
 @_model_option
 @_output_options
 def decode(file: Path, temperature: float, n_attempts: int, beam_width: int, seed: int | None,
-           model_path: Path | None, device: str, output: Path | None, force: bool) -> None:
+           model_path: Path | None, device: str, precision: str, output: Path | None, force: bool) -> None:
     """Decode latent vectors (.npy, or CSV of numbers) into SMILES (empty where no valid molecule came out)."""
     import pandas as pd
 
@@ -219,7 +222,7 @@ def decode(file: Path, temperature: float, n_attempts: int, beam_width: int, see
 
     check_writable(output, force, (".csv",))
     z = read_array(file)
-    vae = MolVAE.load(model_path, device=device)
+    vae = MolVAE.load(model_path, device=device, precision=precision)
     smiles = vae.decode(z, temperature=temperature, n_attempts=n_attempts, beam_width=beam_width, seed=seed)
     _emit(pd.DataFrame({"row": range(len(smiles)), "smiles": smiles}), output)
 
@@ -231,7 +234,7 @@ def decode(file: Path, temperature: float, n_attempts: int, beam_width: int, see
 @click.option("--method", type=click.Choice(["slerp", "linear"]), default="slerp", show_default=True)
 @_model_option
 @_output_options
-def interpolate(start: str, end: str, steps: int, method: str, model_path: Path | None, device: str,
+def interpolate(start: str, end: str, steps: int, method: str, model_path: Path | None, device: str, precision: str,
                 output: Path | None, force: bool) -> None:
     """Molecules decoded along the latent path from START to END (SMILES), consecutive repeats removed."""
     import pandas as pd
@@ -240,7 +243,7 @@ def interpolate(start: str, end: str, steps: int, method: str, model_path: Path 
     from molvae.outputs import check_writable
 
     check_writable(output, force, (".csv",))
-    vae = MolVAE.load(model_path, device=device)
+    vae = MolVAE.load(model_path, device=device, precision=precision)
     _emit(pd.DataFrame({"smiles": vae.interpolate(start, end, n_steps=steps, method=method)}), output)
 
 
@@ -261,7 +264,8 @@ def interpolate(start: str, end: str, steps: int, method: str, model_path: Path 
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @(lambda func: _model_option(func, "none, no reconstruction figures"))
 def evaluate(samples: Path, references: tuple[str, ...], train_file: Path | None, fcd: bool, n_reconstruct: int,
-             n_jobs: int, output: Path | None, force: bool, quiet: bool, model_path: Path | None, device: str) -> None:
+             n_jobs: int, output: Path | None, force: bool, quiet: bool, model_path: Path | None, device: str,
+             precision: str) -> None:
     """MOSES metrics of the SMILES in SAMPLES against reference sets (and reconstruction with --model)."""
     from molvae.errors import ConfigError
     from molvae.evaluate import evaluate_samples, load_reference, load_training_set, read_smiles
@@ -286,7 +290,7 @@ def evaluate(samples: Path, references: tuple[str, ...], train_file: Path | None
         from molvae.api import MolVAE
         from molvae.reconstruction import reconstruction
 
-        vae = MolVAE.load(model_path, device=device)
+        vae = MolVAE.load(model_path, device=device, precision=precision)
         held_out = read_smiles(pairs[0][1])[:n_reconstruct]
         result.metrics.update(reconstruction(vae, held_out))
     for key, value in result.metrics.items():
@@ -310,13 +314,13 @@ def evaluate(samples: Path, references: tuple[str, ...], train_file: Path | None
 @click.option("--seed", type=int, default=0, show_default=True)
 @_model_option
 def fit_properties(data: Path, properties: str, output: Path, force: bool, smiles_column: str | None,
-                   max_molecules: int, epochs: int, seed: int, model_path: Path | None, device: str) -> None:
+                   max_molecules: int, epochs: int, seed: int, model_path: Path | None, device: str, precision: str) -> None:
     """Fit a property predictor on z of a frozen model; write the model with it to OUTPUT."""
     from molvae.api import MolVAE
     from molvae.outputs import check_writable
 
     check_writable(output, force, (".safetensors",))
-    vae = MolVAE.load(model_path, device=device)
+    vae = MolVAE.load(model_path, device=device, precision=precision)
     errors = vae.fit_properties(data, properties, smiles_column, max_molecules, epochs=epochs, seed=seed)
     path = vae.save(output, force=force)
     for name, error in errors.items():
@@ -344,7 +348,7 @@ def fit_properties(data: Path, properties: str, output: Path, force: bool, smile
 @_output_options
 def optimize(objective: str, start_file: Path | None, method: str, budget: int, n_steps: int,
              similarity: float | None, target: str | None, max_sa: float | None, allow_degenerate: bool,
-             radius: float, seed: int, smiles_column: str | None, model_path: Path | None, device: str,
+             radius: float, seed: int, smiles_column: str | None, model_path: Path | None, device: str, precision: str,
              output: Path | None, force: bool) -> None:
     """Optimize molecules in latent space: CSV of start,start_score,smiles,score,similarity,sa,step,oracle_calls,
     method, best first (the z of each row goes to OUTPUT with suffix .z.npy)."""
@@ -357,7 +361,7 @@ def optimize(objective: str, start_file: Path | None, method: str, budget: int, 
 
     check_writable(output, force, (".csv",))
     fn = load_objective(objective)
-    vae = MolVAE.load(model_path, device=device)
+    vae = MolVAE.load(model_path, device=device, precision=precision)
     start = None
     if start_file is not None:  # every start row must be one the model can read: an error names file and line
         vae.encode_file(start_file, smiles_column, errors="raise")

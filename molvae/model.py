@@ -13,6 +13,19 @@ from torch import nn
 from molvae.config import ModelConfig
 
 
+def _gru_update(gi: torch.Tensor, h: torch.Tensor, weight_hh: torch.Tensor, bias_hh: torch.Tensor) -> torch.Tensor:
+    """One GRU cell update from the input gates gi (B, 3H) and state h (B, H) -> new state (B, H), PyTorch's gate
+    order and formula. The gate arithmetic and the state stay fp32 under bf16 autocast, where only the matrix products
+    run in bf16 (a bf16 state drifts over a hundred steps)."""
+    gh = F.linear(h, weight_hh, bias_hh)  # (B, 3H)
+    i_r, i_z, i_n = gi.float().chunk(3, dim=1)
+    h_r, h_z, h_n = gh.float().chunk(3, dim=1)
+    reset, update = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+    new = torch.tanh(torch.addcmul(i_n, reset, h_n))
+    h = h.float()
+    return new + update * (h - new)  # (1 - u) * n + u * h
+
+
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """z = mu + exp(logvar / 2) * eps, eps ~ N(0, I); (B, Z) -> (B, Z), differentiable in mu and logvar."""
     eps = torch.randn(mu.shape, dtype=mu.dtype, device=mu.device, generator=generator)
@@ -203,17 +216,12 @@ class VAE(nn.Module):
         """
         table = self.token_gates() if table is None else table
         gru = self.decoder
-        gi = table[tokens] + gates  # (B, 3H) input gates of layer 1
-        gh = F.linear(h[0], gru.weight_hh_l0, gru.bias_hh_l0)  # (B, 3H)
-        i_r, i_z, i_n = gi.chunk(3, dim=1)
-        h_r, h_z, h_n = gh.chunk(3, dim=1)
-        reset, update = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
-        new = torch.tanh(torch.addcmul(i_n, reset, h_n))
-        x = new + update * (h[0] - new)  # (B, H): (1 - u) * n + u * h, PyTorch's GRU update
+        gi = table[tokens].float() + gates.float()  # (B, 3H) input gates of layer 1
+        x = _gru_update(gi, h[0], gru.weight_hh_l0, gru.bias_hh_l0)  # (B, H)
         states = [x]
         for layer in range(1, self.config.decoder_layers):
-            x = torch.gru_cell(x, h[layer], getattr(gru, f"weight_ih_l{layer}"), getattr(gru, f"weight_hh_l{layer}"),
-                               getattr(gru, f"bias_ih_l{layer}"), getattr(gru, f"bias_hh_l{layer}"))
+            gi = F.linear(x, getattr(gru, f"weight_ih_l{layer}"), getattr(gru, f"bias_ih_l{layer}"))
+            x = _gru_update(gi, h[layer], getattr(gru, f"weight_hh_l{layer}"), getattr(gru, f"bias_hh_l{layer}"))
             states.append(x)
         return self.head(x), torch.stack(states)
 

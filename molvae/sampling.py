@@ -8,10 +8,11 @@ decoded in batches of bounded size, so memory does not grow with n.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import torch
 
+from molvae.device import autocast
 from molvae.grammar import SmilesSyntax
 from molvae.model import VAE
 from molvae.tokenizer import BOS_ID, EOS_ID, PAD_ID, Vocabulary
@@ -25,7 +26,6 @@ def decode_ids(
     temperature: float = 1.0,
     greedy: bool = False,
     generator: torch.Generator | None = None,
-    autocast: Callable[[], object] | None = None,
     syntax: SmilesSyntax | None = None,
 ) -> torch.Tensor:
     """Token ids (B, max_length + 1) decoded from z (B, Z): tokens then ``<eos>``, ``<pad>`` after it.
@@ -89,21 +89,24 @@ def decode_z(
     batch_size: int = 2048,
     beam_width: int = 1,
     syntax_mask: bool = True,
+    precision: str = "fp32",
 ) -> list[str]:
     """SMILES decoded from z (B, Z), in batches of at most ``batch_size`` rows (strings may be invalid).
 
     ``beam_width`` > 1: beam search (the most probable string); else greedy, or multinomial at ``temperature``.
     ``syntax_mask``: decode only syntactically valid SMILES (molvae.grammar); chemistry may still be wrong.
+    ``precision``: 'bf16' runs the decoder's matrix products in bf16 (autocast; logits and sampling stay fp32).
     """
     syntax = SmilesSyntax(vocab) if syntax_mask else None
     out: list[str] = []
     device = next(model.parameters()).device
     for start in range(0, z.shape[0], batch_size):
         chunk = z[start : start + batch_size].to(device)
-        if beam_width > 1:
-            ids = beam_search_ids(model, chunk, vocab.max_length, beam_width, syntax)
-        else:
-            ids = decode_ids(model, chunk, vocab.max_length, temperature, greedy, generator, syntax=syntax)
+        with autocast(device, precision):
+            if beam_width > 1:
+                ids = beam_search_ids(model, chunk, vocab.max_length, beam_width, syntax)
+            else:
+                ids = decode_ids(model, chunk, vocab.max_length, temperature, greedy, generator, syntax=syntax)
         out.extend(ids_to_smiles(vocab, ids))
     return out
 

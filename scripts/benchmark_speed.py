@@ -10,7 +10,8 @@ Usage: python scripts/benchmark_speed.py [--data data/zinc.csv] [--sample-models
   (non-pad) tokens of the data, x 3 for forward + backward (backward = 2 forward); element-wise work is not counted.
   Achieved GFLOP/s is that count x molecules/s; the ratio is to the GEMM ceiling of the same precision.
   Padding: the share of pad positions in the length-bucketed batches of one epoch, and in random batches.
-- Sampling: molecules/s drawing 10,000 from the prior (decode only; + RDKit validity; + all scores), per model.
+- Sampling: molecules/s drawing 10,000 from the prior (decode only; + RDKit validity; + all scores), per model and
+  precision (``MolVAE.load(precision=...)``: bf16 runs the decoder's matrix products in bf16).
 - Data: seconds to read + validate + tokenize the data file with an empty cache, then from the cache.
 - End to end: wall time of `molvae sample --n 1000` with the first sampling model next to
   `python -c "import torch, rdkit"` (fresh processes, median of 3).
@@ -155,16 +156,22 @@ def main() -> None:
     if "sample" not in skip and args.sample_models:
         from molvae import MolVAE
         from molvae.chem import canonicalize_many
+        from molvae.tokenizer import tokenize
 
         n = args.n_sample
-        print(f"\n{'sampling ' + str(n):<40}{'decode':>10}{'+ valid':>10}{'+ scores':>10}{'valid':>8}  (molecules/s)")
+        print(f"\n{'sampling ' + str(n):<40}{'prec':>6}{'decode':>10}{'+ valid':>10}{'+ scores':>10}{'valid':>8}"
+              f"{'tokens':>8}  (molecules/s; tokens: mean per molecule)")
         for path in args.sample_models:
-            vae = MolVAE.load(path)
-            decode = timed(lambda: vae.sample(n, seed=0), args.repeats)  # noqa: B023
-            validate = timed(lambda: canonicalize_many(vae.sample(n, seed=0)), args.repeats)  # noqa: B023
-            scored = timed(lambda: vae.sample_frame(n, seed=0), args.repeats)  # noqa: B023
-            valid = vae.sample_frame(n, seed=0, score=False)[1]["valid"]
-            print(f"{str(path):<40}{n / decode:>10.0f}{n / validate:>10.0f}{n / scored:>10.0f}{valid:>8.3f}")
+            for precision in args.precisions:
+                vae = MolVAE.load(path, precision=precision)
+                decode = timed(lambda: vae.sample(n, seed=0), args.repeats)  # noqa: B023
+                validate = timed(lambda: canonicalize_many(vae.sample(n, seed=0)), args.repeats)  # noqa: B023
+                scored = timed(lambda: vae.sample_frame(n, seed=0), args.repeats)  # noqa: B023
+                strings = vae.sample(n, seed=0)
+                valid = sum(c is not None for c in canonicalize_many(strings)) / n
+                tokens = sum(len(tokenize(s)) for s in strings) / n
+                print(f"{str(path):<40}{precision:>6}{n / decode:>10.0f}{n / validate:>10.0f}{n / scored:>10.0f}"
+                      f"{valid:>8.3f}{tokens:>8.1f}")
 
     if "cli" not in skip and args.sample_models:
         def run(cmd: list[str]) -> float:

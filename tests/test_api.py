@@ -22,6 +22,18 @@ def test_greedy_decode_of_encoded_training_molecules_gives_them_back(vae: MolVAE
     assert np.mean([a == b for a, b in zip(decoded, smiles)]) >= 0.95
 
 
+def test_bf16_decoding_gives_back_the_training_molecules_as_fp32_does(overfit_model) -> None:  # noqa: ANN001
+    path, smiles = overfit_model
+    fp32, bf16 = MolVAE.load(path), MolVAE.load(path, precision="bf16")
+    assert bf16.precision == "bf16" and fp32.precision == "fp32"
+    z = fp32.encode(smiles)
+    decoded = bf16.decode(z)
+    assert np.mean([a == b for a, b in zip(decoded, smiles)]) >= 0.9
+    assert np.mean([a == b for a, b in zip(decoded, fp32.decode(z))]) >= 0.9
+    drawn = bf16.sample(20, seed=3)
+    assert drawn == bf16.sample(20, seed=3) and len(drawn) == 20
+
+
 def test_encode_shapes_sampling_and_canonicalization(vae: MolVAE, overfit_model) -> None:  # noqa: ANN001
     smiles = overfit_model[1][:3]
     z = vae.encode(smiles)
