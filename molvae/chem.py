@@ -12,7 +12,8 @@ from collections.abc import Iterator, Sequence
 from rdkit import Chem, DataStructs, RDLogger
 from rdkit.Chem import QED, Crippen, Descriptors, rdFingerprintGenerator
 from rdkit.Chem.rdchem import Mol
-from rdkit.Contrib.SA_Score import sascorer
+
+from molvae import sascore
 
 # Penalized logP standardisation used in the JT-VAE literature (Jin et al. 2018, 250k ZINC statistics):
 # (logP - mean)/std - (SA - mean)/std - (cycle - mean)/std, with SA taken with a minus sign.
@@ -105,8 +106,9 @@ def logp(mol: Mol) -> float:
 
 
 def sa_score(mol: Mol) -> float:
-    """Synthetic accessibility (Ertl & Schuffenhauer 2009, RDKit Contrib), 1 (easy) to 10 (hard)."""
-    return float(sascorer.calculateScore(mol))
+    """Synthetic accessibility (Ertl & Schuffenhauer 2009; RDKit Contrib's numbers, molvae.sascore), 1 (easy) to 10
+    (hard)."""
+    return sascore.sa_score(mol)
 
 
 def mol_weight(mol: Mol) -> float:

@@ -22,7 +22,7 @@ import numpy as np
 
 from molvae import chem
 from molvae.errors import DataError, TokenizeError
-from molvae.outputs import atomic_write
+from molvae.outputs import atomic_write, cache_dir
 from molvae.tokenizer import _TOKEN_PATTERN, PAD_ID, Vocabulary, tokenize
 
 READER_VERSION = 1
@@ -274,11 +274,6 @@ def _padded_ids(tokens: list[list[str]], vocab: Vocabulary) -> tuple[np.ndarray,
 
 
 # ---------------------------------------------------------------------------------------------------- cache
-
-
-def cache_dir() -> Path:
-    """Where token-id caches live: $MOLVAE_CACHE_DIR, else ~/.cache/molvae."""
-    return Path(os.environ.get("MOLVAE_CACHE_DIR") or Path.home() / ".cache" / "molvae")
 
 
 def file_sha256(path: Path) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from molvae import chem
-from molvae.data import cache_dir, file_sha256, read_rows
+from molvae.data import file_sha256, read_rows
 from molvae.errors import ConfigError, DataError
 from molvae.metrics import (
     MORGAN_BITS,
@@ -31,7 +31,7 @@ from molvae.metrics import (
     novelty,
     unique_at,
 )
-from molvae.outputs import atomic_write
+from molvae.outputs import atomic_write, cache_dir
 
 CACHE_VERSION = 1
 

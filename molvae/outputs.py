@@ -12,6 +12,11 @@ import pandas as pd
 from molvae.errors import ConfigError
 
 
+def cache_dir() -> Path:
+    """Where caches live (token ids, reference sets, the SA fragment table): $MOLVAE_CACHE_DIR, else ~/.cache/molvae."""
+    return Path(os.environ.get("MOLVAE_CACHE_DIR") or Path.home() / ".cache" / "molvae")
+
+
 def atomic_write(target: str | Path, data: bytes) -> None:
     """Write bytes to a temporary file beside ``target``, fsync it, then rename it over ``target``."""
     target = Path(target)
