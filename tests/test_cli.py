@@ -107,6 +107,16 @@ def test_sample_filters_and_bad_options(overfit_model) -> None:  # noqa: ANN001
     assert code == 2 and "no CUDA GPU" in err
 
 
+def test_every_model_command_decodes_in_the_precision_asked_for(overfit_model) -> None:  # noqa: ANN001
+    model, smiles = str(overfit_model[0]), overfit_model[1]
+    code, out, _ = run("sample", "--n", "20", "--model", model, "--seed", "0", "--no-score", "--precision", "bf16")
+    assert code == 0 and len(out.splitlines()) == 21
+    code, out, _ = run("interpolate", smiles[0], smiles[1], "--model", model, "--steps", "4", "--precision", "auto")
+    assert code == 0 and smiles[0] in out
+    code, _, err = run("sample", "--n", "3", "--model", model, "--precision", "fp16")
+    assert code == 2 and "'fp16' is not one of 'fp32', 'bf16', 'auto'" in err
+
+
 def test_sample_without_model_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from molvae import api
 
