@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -76,13 +77,21 @@ def write_array(array: np.ndarray, target: str | Path) -> None:
 
 
 def read_array(source: str | Path) -> np.ndarray:
-    """z vectors from a .npy file (no pickles) or a CSV of numbers; raises ``ConfigError`` naming the problem."""
+    """z vectors from a .npy file (no pickles), an .npz of one array, or a CSV of numbers; raises ``ConfigError``
+    naming the problem."""
     source = Path(source)
     if not source.is_file():
         raise ConfigError(f"{source}: no such file")
     try:
         if source.suffix.lower() == ".csv":
             return pd.read_csv(source).to_numpy(dtype=np.float32)
-        return np.load(source, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+        loaded = np.load(source, allow_pickle=False)
+        if isinstance(loaded, np.lib.npyio.NpzFile):  # an .npz archive: its one array, else say which are there
+            with loaded:
+                if len(loaded.files) != 1:
+                    raise ConfigError(f"{source} is an .npz archive of {len(loaded.files)} arrays "
+                                      f"({', '.join(loaded.files)}); give one array (.npy or .npz of one)")
+                return loaded[loaded.files[0]]
+        return loaded
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise ConfigError(f"{source} is not a .npy array or CSV of numbers: {exc}") from exc

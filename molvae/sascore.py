@@ -44,7 +44,7 @@ def fragment_table() -> tuple[np.ndarray, np.ndarray]:
         try:
             with np.load(target) as cached:
                 _TABLE = (cached["ids"], cached["scores"])
-        except (OSError, KeyError, ValueError):  # absent or unreadable: rebuild it
+        except Exception:  # absent, truncated or foreign (a bad zip is not an OSError): rebuild it, never trust it
             _TABLE = _read_rdkit_table(source)
             buffer = io.BytesIO()
             np.savez(buffer, ids=_TABLE[0], scores=_TABLE[1])

@@ -8,7 +8,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from molvae import __version__
+from molvae import MolVAE, __version__
 from molvae.checkpoint import load_checkpoint
 from molvae.cli import main
 from molvae.sampling import decode_z
@@ -172,6 +172,22 @@ def test_decode_rejects_a_wrong_width_and_a_pickle(overfit_model, tmp_path: Path
     np.save(tmp_path / "o.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     code, _, err = run("decode", str(tmp_path / "o.npy"), "--model", model)
     assert code == 2 and "not a .npy array" in err
+    np.savez(tmp_path / "two.npz", a=np.zeros((2, 6)), b=np.zeros((2, 6)))
+    code, _, err = run("decode", str(tmp_path / "two.npz"), "--model", model)
+    assert code == 2 and "archive of 2 arrays (a, b)" in err
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "two.npz").read_bytes()[:100])
+    code, _, err = run("decode", str(tmp_path / "cut.npz"), "--model", model)
+    assert code == 2 and "not a .npy array" in err
+
+
+def test_decode_reads_an_npz_of_one_array(overfit_model, tmp_path: Path) -> None:  # noqa: ANN001
+    import numpy as np
+
+    model, smiles = overfit_model
+    z = MolVAE.load(model).encode(smiles[:3]).numpy()
+    np.savez(tmp_path / "z.npz", z=z)
+    code, out, _ = run("decode", str(tmp_path / "z.npz"), "--model", str(model))
+    assert code == 0 and len(out.splitlines()) == 4
 
 
 def test_sample_uses_the_bundled_model_without_model_option() -> None:
