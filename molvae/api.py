@@ -12,14 +12,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from molvae import chem
-from molvae.checkpoint import Checkpoint, load_checkpoint
-from molvae.data import file_sha256, load_corpus, read_rows
+from molvae.chemistry import chem
+from molvae.chemistry.novelty import smiles_hashes
+from molvae.chemistry.scoring import score_smiles
 from molvae.device import resolve_device, resolve_precision
 from molvae.errors import CheckpointError, ConfigError, DataError, MolVAEError, VocabularyError
-from molvae.novelty import smiles_hashes
-from molvae.sampling import around, decode_z, path, prior_batches
-from molvae.scoring import score_smiles
+from molvae.model.checkpoint import Checkpoint, load_checkpoint
+from molvae.model.sampling import around, decode_z, path, prior_batches
+from molvae.smiles.corpus import file_sha256, load_corpus, read_rows
 
 SOURCES = ("prior", "aggregate")
 
@@ -163,7 +163,7 @@ class MolVAE:
 
         ``temperature`` 0 decodes greedily; > 0 samples, and with ``n_attempts`` > 1 returns the most frequent valid
         molecule among the attempts. ``beam_width`` > 1 returns the most probable string found by beam search.
-        ``syntax_mask``: the decoder may only write syntactically valid SMILES (molvae.grammar).
+        ``syntax_mask``: the decoder may only write syntactically valid SMILES (molvae.smiles.grammar).
         """
         z = self._as_z(z)
         _check_number("temperature", temperature)
@@ -213,7 +213,7 @@ class MolVAE:
 
         ``temperature`` None: the model's ``sample_temperature``. ``valid_only``/``unique`` filter the n draws
         (canonical SMILES then), so fewer than n may come back. ``syntax_mask``: the decoder may only write
-        syntactically valid SMILES (branches and rings closed, no dangling bonds; molvae.grammar); False gives the
+        syntactically valid SMILES (branches and rings closed, no dangling bonds; molvae.smiles.grammar); False gives the
         raw decoder's strings.
         """
         _check_count("n", n)
@@ -269,7 +269,7 @@ class MolVAE:
     # ---------------------------------------------------------------------------------------------- chemistry
 
     def training_hashes(self) -> np.ndarray | None:
-        """Hashes (``molvae.novelty.smiles_hashes``) of the canonical SMILES the model was trained on: stored in the
+        """Hashes (``molvae.chemistry.novelty.smiles_hashes``) of the canonical SMILES the model was trained on: stored in the
         checkpoint (the bundled model has them), else read from its data file if that is still where it was,
         unchanged; None when neither is at hand."""
         if self._training_hashes is None:
@@ -323,7 +323,7 @@ class MolVAE:
     ) -> tuple[pd.DataFrame, dict[str, float]]:
         """Samples as a table (smiles, valid, canonical_smiles, scores, novel when the training set is known) and a
         summary: n, valid, unique and novel fractions, seconds and molecules per second."""
-        from molvae.sample_table import sample_table
+        from molvae.generation.table import sample_table
 
         return sample_table(self, n, temperature, seed, source, valid_only, unique, score, n_jobs, syntax_mask)
 
@@ -339,7 +339,7 @@ class MolVAE:
         rows (drawn by seed) are encoded (posterior means); ``val_fraction`` of them are held out for the errors.
         The head replaces any earlier one; ``save`` writes the model with it.
         """
-        from molvae.property_fit import fit_on_file
+        from molvae.training.property_fit import fit_on_file
 
         _check_count("max_molecules", max_molecules)
         _check_count("epochs", epochs)
@@ -356,7 +356,7 @@ class MolVAE:
         """The property predictor's values for molecules (NaN rows for ones the model cannot encode)."""
         if self.model.property_head is None:
             raise CheckpointError(f"{self.source} has no property predictor; fit one with fit_properties()")
-        from molvae.properties import predict
+        from molvae.model.properties import predict
 
         smiles = [smiles] if isinstance(smiles, str) else list(smiles)
         z = self.encode(smiles, errors="skip")
@@ -367,7 +367,7 @@ class MolVAE:
 
     def save(self, path: str | Path, force: bool = False) -> Path:
         """Write this model (with its property predictor and aggregate posterior) as one checkpoint file."""
-        from molvae.checkpoint import save_checkpoint
+        from molvae.model.checkpoint import save_checkpoint
         from molvae.outputs import check_writable
 
         check_writable(Path(path), force)
@@ -375,8 +375,8 @@ class MolVAE:
                                extra=self.checkpoint.extra, extra_tensors=self.checkpoint.extra_tensors)
 
     def optimize(self, objective: str | Callable[[str], float | None], **options: Any) -> pd.DataFrame:
-        """Latent-space optimization; see ``molvae.optimize.optimize`` for the options."""
-        from molvae.optimize import optimize
+        """Latent-space optimization; see ``molvae.optimization.optimize.optimize`` for the options."""
+        from molvae.optimization.optimize import optimize
 
         return optimize(self, objective, **options)
 

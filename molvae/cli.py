@@ -66,7 +66,7 @@ def main(debug: bool) -> None:
 def train(data: Path, config_file: Path | None, out: Path | None, resume: Path | None, quiet: bool,
           **overrides: Any) -> None:
     """Train a VAE on the SMILES in DATA (.csv, .csv.gz, .smi, .txt)."""
-    from molvae.train import fit, resume_config
+    from molvae.training.train import fit, resume_config
 
     if resume is not None:
         if config_file is not None or out is not None:
@@ -167,9 +167,9 @@ def _check_sampling(n: int, temperature: float, n_jobs: int) -> None:
 @_output_options
 def score(file: Path, smiles_column: str | None, n_jobs: int, output: Path | None, force: bool) -> None:
     """RDKit validity, canonical SMILES and properties of every row of FILE (invalid rows kept, valid=False)."""
-    from molvae.data import read_rows
+    from molvae.chemistry.scoring import score_smiles
     from molvae.outputs import check_writable
-    from molvae.scoring import score_smiles
+    from molvae.smiles.corpus import read_rows
 
     _check_sampling(1, 0.0, n_jobs)
     check_writable(output, force, (".csv",))
@@ -268,7 +268,7 @@ def evaluate(samples: Path, references: tuple[str, ...], train_file: Path | None
              precision: str) -> None:
     """MOSES metrics of the SMILES in SAMPLES against reference sets (and reconstruction with --model)."""
     from molvae.errors import ConfigError
-    from molvae.evaluate import evaluate_samples, load_reference, load_training_set, read_smiles
+    from molvae.evaluation.evaluate import evaluate_samples, load_reference, load_training_set, read_smiles
 
     _check_sampling(1, 0.0, n_jobs)
     if output is not None and output.exists() and (not output.is_dir() or any(output.iterdir())) and not force:
@@ -288,7 +288,7 @@ def evaluate(samples: Path, references: tuple[str, ...], train_file: Path | None
     result = evaluate_samples(generated, refs, train=train, n_jobs=n_jobs, fcd=fcd, progress=not quiet)
     if model_path is not None:
         from molvae.api import MolVAE
-        from molvae.reconstruction import reconstruction
+        from molvae.evaluation.reconstruction import reconstruction
 
         vae = MolVAE.load(model_path, device=device, precision=precision)
         held_out = read_smiles(pairs[0][1])[:n_reconstruct]
@@ -296,7 +296,7 @@ def evaluate(samples: Path, references: tuple[str, ...], train_file: Path | None
     for key, value in result.metrics.items():
         click.echo(f"{key:<22}{value:.4f}")
     if output is not None:
-        from molvae.report import write_report
+        from molvae.evaluation.report import write_report
 
         output.mkdir(parents=True, exist_ok=True)
         for path in write_report(output, result, refs):
@@ -353,11 +353,11 @@ def optimize(objective: str, start_file: Path | None, method: str, budget: int, 
     """Optimize molecules in latent space: CSV of start,start_score,smiles,score,similarity,sa,step,oracle_calls,
     method, best first (the z of each row goes to OUTPUT with suffix .z.npy)."""
     from molvae.api import MolVAE
-    from molvae.data import read_rows
     from molvae.errors import OptimizationError
-    from molvae.objectives import load_objective
-    from molvae.optimize import as_array
+    from molvae.optimization.objectives import load_objective
+    from molvae.optimization.optimize import as_array
     from molvae.outputs import check_writable, write_array
+    from molvae.smiles.corpus import read_rows
 
     check_writable(output, force, (".csv",))
     fn = load_objective(objective)

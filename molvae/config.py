@@ -114,7 +114,7 @@ class TrainConfig:
     max_time: str = ""  # '' : no time limit; else '45s', '30m', '2h' or seconds
     kl_schedule: str = "linear"  # constant | linear | sigmoid | cyclical
     kl_start: float = 0.0  # beta at step 0 (linear, sigmoid, start of each cycle)
-    kl_weight: float = 1.0  # final beta; units: see molvae.model.vae_loss
+    kl_weight: float = 1.0  # final beta; units: see molvae.model.vae.vae_loss
     kl_warmup_steps: int = 3_000  # steps from kl_start to kl_weight (per cycle for cyclical)
     kl_cycle_steps: int = 20_000  # cyclical only: length of one cycle
     free_bits: float = 0.4  # per-dimension KL floor in nats (0: off); keeps the posterior from collapsing

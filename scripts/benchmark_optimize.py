@@ -14,7 +14,7 @@ Usage:
   budget); gradient paths take up to as many steps.
 The gradient method needs a property predictor with logP, qed and SAS: with a model that has none, one is fitted
 first on ``--data`` (``MolVAE.fit_properties``). Penalized logP is logP - SA - ring penalty, each standardized with
-the JT-VAE ZINC-250k statistics (``molvae.chem.penalized_logp``).
+the JT-VAE ZINC-250k statistics (``molvae.chemistry.chem.penalized_logp``).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def main() -> None:
     import pandas as pd
 
     from molvae import MolVAE
-    from molvae.optimize import best_molecules
+    from molvae.optimization.optimize import best_molecules
 
     vae = MolVAE.load(args.model)
     if vae.model.property_head is None and "gradient" in args.methods:
@@ -99,9 +99,9 @@ def main() -> None:
 
 def constrained(vae, args: argparse.Namespace, report: dict, lines: list[str]) -> None:
     """The JT-VAE protocol: each method and delta on the lowest-penalized-logP MOSES test molecules."""
-    from molvae import chem
-    from molvae.evaluate import read_smiles
-    from molvae.optimize import improvement_summary
+    from molvae.chemistry import chem
+    from molvae.evaluation.evaluate import read_smiles
+    from molvae.optimization.optimize import improvement_summary
 
     test = read_smiles(ROOT / "data" / "moses" / "test.csv.gz")
     scored = [(chem.penalized_logp(m), s) for s in test if (m := chem.to_mol(s)) is not None]

@@ -58,9 +58,9 @@ def main() -> None:
 
     from molvae import MolVAE
     from molvae.config import load_config
-    from molvae.evaluate import evaluate_samples, load_reference, load_training_set, read_smiles
-    from molvae.reconstruction import reconstruction
-    from molvae.train import fit
+    from molvae.evaluation.evaluate import evaluate_samples, load_reference, load_training_set, read_smiles
+    from molvae.evaluation.reconstruction import reconstruction
+    from molvae.training.train import fit
 
     moses = ROOT / "data" / "moses"
     if args.model is None:
@@ -85,7 +85,7 @@ def main() -> None:
     metrics = evaluation.metrics
     evaluate_seconds = time.perf_counter() - started
     if args.report is not None:
-        from molvae.report import write_report
+        from molvae.evaluation.report import write_report
 
         args.report.mkdir(parents=True, exist_ok=True)
         write_report(args.report, evaluation, refs)

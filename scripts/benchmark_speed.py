@@ -5,7 +5,7 @@ Usage: python scripts/benchmark_speed.py [--data data/zinc.csv] [--sample-models
        [--configs configs/moses.toml configs/default.toml] [--precisions fp32 bf16] [--skip data,train,sample,cli]
 
 - GEMM: median GFLOP/s of square matmuls the size of the models' largest (3 x decoder hidden), fp32 and bf16.
-- Training: the real ``molvae.train.fit`` for warm-up + ``--steps`` steps; molecules/s is the median of its logged
+- Training: the real ``molvae.training.train.fit`` for warm-up + ``--steps`` steps; molecules/s is the median of its logged
   windows after warm-up. FLOPs are counted analytically from the GEMMs of the model (multiply-adds x 2), on the real
   (non-pad) tokens of the data, x 3 for forward + backward (backward = 2 forward); element-wise work is not counted.
   Achieved GFLOP/s is that count x molecules/s; the ratio is to the GEMM ceiling of the same precision.
@@ -68,10 +68,10 @@ def pad_share(lengths: np.ndarray, batches: list[np.ndarray]) -> float:
 
 
 def bench_training(data: Path, config_path: Path, precision: str, warmup: int, steps: int) -> dict:
-    from molvae.batching import bucket_batches
     from molvae.config import load_config
-    from molvae.data import load_corpus
-    from molvae.train import fit
+    from molvae.smiles.corpus import load_corpus
+    from molvae.training.batching import bucket_batches
+    from molvae.training.train import fit
 
     config = load_config(config_path).with_overrides({
         "precision": precision, "max_steps": warmup + steps, "log_every": 1, "val_every": 10**6,
@@ -133,7 +133,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as cache:
             os.environ["MOLVAE_CACHE_DIR"] = cache
             from molvae.config import Config
-            from molvae.data import load_corpus
+            from molvae.smiles.corpus import load_corpus
 
             start = time.perf_counter()
             kekule = Config().data.kekule  # what `molvae train` does by default
@@ -155,8 +155,8 @@ def main() -> None:
 
     if "sample" not in skip and args.sample_models:
         from molvae import MolVAE
-        from molvae.chem import canonicalize_many
-        from molvae.tokenizer import tokenize
+        from molvae.chemistry.chem import canonicalize_many
+        from molvae.smiles.tokenizer import tokenize
 
         n = args.n_sample
         print(f"\n{'sampling ' + str(n):<40}{'prec':>6}{'decode':>10}{'+ valid':>10}{'+ scores':>10}{'valid':>8}"

@@ -75,7 +75,7 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmp:
         moses = load_moses(Path(tmp))
-        from molvae.evaluate import evaluate_samples, load_reference
+        from molvae.evaluation.evaluate import evaluate_samples, load_reference
 
         Path(tmp, "ref.csv").write_text("smiles\n" + "\n".join(ref) + "\n")
         Path(tmp, "ref_sf.csv").write_text("smiles\n" + "\n".join(ref_sf) + "\n")

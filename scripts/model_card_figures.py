@@ -28,8 +28,9 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from molvae import MolVAE, chem
-    from molvae.evaluate import read_smiles
+    from molvae import MolVAE
+    from molvae.chemistry import chem
+    from molvae.evaluation.evaluate import read_smiles
 
     vae = MolVAE.load(args.model)
     test = read_smiles(ROOT / "data" / "moses" / "test.csv.gz")
@@ -56,7 +57,7 @@ def main() -> None:
     summary = {"n_encoded": len(smiles), "n_skipped": int((~keep).sum()), "pca_explained": explained,
                "property_errors_training_validation": vae.checkpoint.train_state.get("property_errors")}
     if vae.model.property_head is not None:  # the predictor on these test molecules, against RDKit's values
-        from molvae.properties import prediction_errors
+        from molvae.model.properties import prediction_errors
 
         known = {"logp": chem.logp, "qed": chem.qed, "sas": chem.sa_score, "sa": chem.sa_score}
         names = [n for n in vae.config.data.property_list if n.lower() in known]

@@ -32,12 +32,12 @@ def overfit_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[
     import numpy as np
     import torch
 
-    from molvae.batching import collate
-    from molvae.checkpoint import save_checkpoint
     from molvae.config import Config, DataConfig, ModelConfig
-    from molvae.data import load_corpus
-    from molvae.model import VAE, vae_loss
-    from molvae.sampling import aggregate_posterior
+    from molvae.model.checkpoint import save_checkpoint
+    from molvae.model.sampling import aggregate_posterior
+    from molvae.model.vae import VAE, vae_loss
+    from molvae.smiles.corpus import load_corpus
+    from molvae.training.batching import collate
 
     folder = tmp_path_factory.mktemp("overfit")
     train_csv = folder / "train64.csv"

@@ -12,7 +12,7 @@ from pathlib import Path
 from safetensors.torch import save_file
 
 from molvae.config import load_config
-from molvae.train import fit
+from molvae.training.train import fit
 
 data, config_path, out, dump, batch_size, max_steps = sys.argv[1:7]
 config = load_config(config_path).with_overrides(

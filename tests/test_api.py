@@ -8,7 +8,7 @@ import torch
 
 from molvae import MolVAE
 from molvae.errors import CheckpointError, ConfigError, DataError, MolVAEError, VocabularyError
-from molvae.tokenizer import tokenize
+from molvae.smiles.tokenizer import tokenize
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +142,7 @@ def test_bundled_model_is_checked_against_its_recorded_sha256(overfit_model, tmp
     import shutil
 
     from molvae import api
-    from molvae.data import file_sha256
+    from molvae.smiles.corpus import file_sha256
 
     bundled = tmp_path / "default.safetensors"
     shutil.copy(overfit_model[0], bundled)
@@ -167,8 +167,9 @@ def test_recommended_sample_temperature_travels_in_the_checkpoint(vae: MolVAE, t
 
 
 def test_the_bundled_default_model_is_a_trained_model_that_samples_right_after_install() -> None:
-    from molvae import api, chem
-    from molvae.data import file_sha256
+    from molvae import api
+    from molvae.chemistry import chem
+    from molvae.smiles.corpus import file_sha256
 
     assert api.BUNDLED_MODEL.stat().st_size <= 25 * 2**20  # the wheel's limit
     recorded = api.BUNDLED_MODEL.with_suffix(".sha256").read_text().split()[0]
@@ -184,10 +185,10 @@ def test_the_bundled_default_model_is_a_trained_model_that_samples_right_after_i
 
 
 def test_a_kekule_model_reads_any_spelling_of_a_molecule_in_kekule_form(tmp_path: Path, small_csv: Path) -> None:
-    from molvae.checkpoint import save_checkpoint
     from molvae.config import Config, DataConfig, ModelConfig
-    from molvae.data import load_corpus
-    from molvae.model import VAE
+    from molvae.model.checkpoint import save_checkpoint
+    from molvae.model.vae import VAE
+    from molvae.smiles.corpus import load_corpus
 
     corpus = load_corpus(small_csv, kekule=True)
     config = Config(data=DataConfig(kekule=True), model=ModelConfig(encoder_hidden=16, latent_dim=4, decoder_hidden=24))

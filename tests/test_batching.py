@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from molvae.batching import bucket_batches, collate, iter_batches, split_indices
 from molvae.errors import DataError
+from molvae.training.batching import bucket_batches, collate, iter_batches, split_indices
 
 
 def test_split_is_deterministic_disjoint_and_complete() -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from molvae.checkpoint import load_checkpoint, save_checkpoint
 from molvae.config import Config, ModelConfig
 from molvae.errors import CheckpointError
-from molvae.model import VAE
-from molvae.tokenizer import Vocabulary
+from molvae.model.checkpoint import load_checkpoint, save_checkpoint
+from molvae.model.vae import VAE
+from molvae.smiles.tokenizer import Vocabulary
 
 CONFIG = Config(model=ModelConfig(encoder_hidden=16, latent_dim=4, decoder_hidden=24, decoder_layers=2))
 

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from molvae import chem
+from molvae.chemistry import chem
 
 
 def test_empty_and_invalid_strings_are_not_molecules() -> None:
@@ -59,7 +59,7 @@ def test_properties_of_an_invalid_molecule_are_nan() -> None:
 
 
 def test_kekule_form_is_one_string_per_molecule_without_aromatic_atoms() -> None:
-    from molvae.chem import canonical_smiles, kekule_smiles, written_many
+    from molvae.chemistry.chem import canonical_smiles, kekule_smiles, written_many
 
     forms = {kekule_smiles(canonical_smiles(s)) for s in ["c1ccc(O)cc1", "Oc1ccccc1", "C1=CC=C(O)C=C1"]}
     assert len(forms) == 1 and not any(ch in next(iter(forms)) for ch in "cnos")

@@ -9,9 +9,9 @@ import torch
 from click.testing import CliRunner
 
 from molvae import MolVAE, __version__
-from molvae.checkpoint import load_checkpoint
 from molvae.cli import main
-from molvae.sampling import decode_z
+from molvae.model.checkpoint import load_checkpoint
+from molvae.model.sampling import decode_z
 
 
 def run(*args: str) -> tuple[int, str, str]:

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from molvae.batching import collate
-from molvae.data import load_corpus, read_rows, write_rejected_report
 from molvae.errors import DataError
+from molvae.smiles.corpus import load_corpus, read_rows, write_rejected_report
+from molvae.training.batching import collate
 
 
 def write(path: Path, text: str | bytes) -> Path:

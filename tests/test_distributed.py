@@ -9,8 +9,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from molvae.checkpoint import load_checkpoint
-from molvae.train import fit, resume_config
+from molvae.model.checkpoint import load_checkpoint
+from molvae.training.train import fit, resume_config
 
 WORKER = Path(__file__).parent / "ddp_worker.py"
 

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from molvae.cli import main
-from molvae.evaluate import evaluate_samples, load_reference
+from molvae.evaluation.evaluate import evaluate_samples, load_reference
 
 DATA = Path(__file__).parent / "data" / "small.csv"
 
@@ -57,7 +57,7 @@ def test_streamed_chemnet_statistics_equal_fcd_torch_precalc() -> None:
     fcd_torch = pytest.importorskip("fcd_torch")
     import numpy as np
 
-    from molvae.evaluate import chemnet_stats
+    from molvae.evaluation.evaluate import chemnet_stats
 
     smiles = [line.split(",")[0] for line in DATA.read_text().splitlines()[1:]]
     model = fcd_torch.FCD(device="cpu", n_jobs=1)

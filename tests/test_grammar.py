@@ -8,10 +8,10 @@ import torch
 from rdkit import Chem
 
 from molvae.config import ModelConfig
-from molvae.grammar import ATOM, BOND, CLOSE, DOT, OPEN, RING, SPECIAL, SmilesSyntax, token_kind
-from molvae.model import VAE
-from molvae.sampling import beam_search_ids, decode_ids
-from molvae.tokenizer import EOS_ID, Vocabulary, tokenize
+from molvae.model.sampling import beam_search_ids, decode_ids
+from molvae.model.vae import VAE
+from molvae.smiles.grammar import ATOM, BOND, CLOSE, DOT, OPEN, RING, SPECIAL, SmilesSyntax, token_kind
+from molvae.smiles.tokenizer import EOS_ID, Vocabulary, tokenize
 
 DATA = Path(__file__).parent / "data" / "small.csv"
 TRICKY = [

@@ -6,8 +6,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from molvae import chem
-from molvae.metrics import (
+from molvae.chemistry import chem
+from molvae.evaluation.metrics import (
     compare,
     cos_similarity,
     describe,

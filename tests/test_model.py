@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from molvae.config import ModelConfig
-from molvae.model import VAE, kl_per_dim, reparameterize, vae_loss
+from molvae.model.vae import VAE, kl_per_dim, reparameterize, vae_loss
 
 TINY = ModelConfig(encoder_hidden=16, latent_dim=4, decoder_hidden=24, decoder_layers=2)
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from molvae.errors import ConfigError, OptimizationError
-from molvae.objectives import BudgetSpent, Oracle, build_objective, load_objective
+from molvae.optimization.objectives import BudgetSpent, Oracle, build_objective, load_objective
 
 
 def test_oracle_caches_counts_and_treats_non_finite_as_invalid() -> None:

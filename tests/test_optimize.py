@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from molvae import chem
 from molvae.api import MolVAE
+from molvae.chemistry import chem
 from molvae.errors import ConfigError, OptimizationError
-from molvae.optimize import improvement_summary
+from molvae.optimization.optimize import improvement_summary
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +114,7 @@ def test_bad_arguments_are_refused_before_any_oracle_call(vae_with_predictor, lo
 
 def test_gradient_paths_that_stop_finding_new_molecules_end_before_their_steps(vae_with_predictor, low_qed,  # noqa: ANN001
                                                                                monkeypatch) -> None:  # noqa: ANN001
-    from molvae import optimize as module
+    from molvae.optimization import optimize as module
 
     steps: list[int] = []
     check = module.SearchRun.check
@@ -138,7 +138,7 @@ def _predicted_qed(vae: MolVAE, smiles: list[str]) -> list[float]:
 @pytest.mark.parametrize("similarity", [None, 0.3])
 def test_gradient_spends_the_oracle_on_the_best_predicted_candidates_first(vae_with_predictor, low_qed,  # noqa: ANN001
                                                                             monkeypatch, similarity) -> None:  # noqa: ANN001
-    from molvae import optimize as module
+    from molvae.optimization import optimize as module
 
     scored: list[tuple[int, str]] = []
     score = module.SearchRun.score
@@ -162,7 +162,7 @@ def test_gradient_spends_the_oracle_on_the_best_predicted_candidates_first(vae_w
 
 def test_a_gradient_step_that_decodes_to_nothing_is_taken_back_with_half_the_step(vae_with_predictor, low_qed,  # noqa: ANN001
                                                                                  monkeypatch) -> None:  # noqa: ANN001
-    from molvae import optimize as module
+    from molvae.optimization import optimize as module
 
     paths: list = []
     check = module.SearchRun.check
@@ -218,7 +218,7 @@ def test_log_expected_improvement_matches_the_closed_form_and_stays_finite_far_b
     import torch
     from scipy.stats import norm
 
-    from molvae.bayes_opt import log_expected_improvement
+    from molvae.optimization.bayes_opt import log_expected_improvement
 
     mean = torch.tensor([0.0, 1.0, 2.5, -1.0], dtype=torch.float64)
     sd = torch.tensor([1.0, 0.5, 2.0, 0.3], dtype=torch.float64)
@@ -233,7 +233,7 @@ def test_log_expected_improvement_matches_the_closed_form_and_stays_finite_far_b
 def test_bo_prior_mean_is_the_predictors_estimate_of_the_objective_in_its_units(vae_with_predictor) -> None:
     import torch
 
-    from molvae.optimize import _estimate
+    from molvae.optimization.optimize import _estimate
 
     z = torch.randn(6, vae_with_predictor.latent_dim, generator=torch.Generator().manual_seed(0))
     values = vae_with_predictor.model.property_head.predict(z).double()
@@ -249,7 +249,7 @@ def test_bo_prior_mean_is_the_predictors_estimate_of_the_objective_in_its_units(
 def test_usable_rate_follows_where_decoded_points_met_the_constraints() -> None:
     import torch
 
-    from molvae.bayes_opt import usable_rate
+    from molvae.optimization.bayes_opt import usable_rate
 
     tried = [(1.0, True)] * 20 + [(3.0, False)] * 20
     rate = usable_rate(tried, torch.tensor([1.0, 3.0, 10.0]), radius=1.0)
@@ -261,7 +261,7 @@ def test_bo_refits_its_gp_only_after_a_round_that_scored_a_new_molecule(vae_with
                                                                          monkeypatch) -> None:
     import botorch.fit
 
-    from molvae.search_run import SearchRun
+    from molvae.optimization.search_run import SearchRun
 
     fits, rounds = [], []
     real_fit, real_check = botorch.fit.fit_gpytorch_mll, SearchRun.check

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from molvae.api import MolVAE
-from molvae.checkpoint import load_checkpoint
-from molvae.data import read_properties
 from molvae.errors import DataError
-from molvae.properties import fit_head, predict, prediction_errors, standardization
+from molvae.model.checkpoint import load_checkpoint
+from molvae.model.properties import fit_head, predict, prediction_errors, standardization
+from molvae.smiles.corpus import read_properties
 
 
 def test_standardization_ignores_unknown_values_and_constant_columns() -> None:

@@ -138,7 +138,7 @@ def test_bad_options_fail_before_any_work(args: list[str], message: str, small_c
 def test_arbitrary_token_ids_decode_to_strings_or_a_vocabulary_error(ids: list[list[int]], overfit_model) -> None:
     import torch
 
-    from molvae.checkpoint import load_checkpoint
+    from molvae.model.checkpoint import load_checkpoint
 
     vocab = load_checkpoint(overfit_model[0]).vocab
     width = max(1, max(len(r) for r in ids))
@@ -176,7 +176,7 @@ def _cached_model(path: Path):  # noqa: ANN202
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(max_size=300))
 def test_arbitrary_text_through_the_reader_gives_molecules_or_a_data_error(text: str, tmp_path: Path) -> None:
-    from molvae.data import load_corpus
+    from molvae.smiles.corpus import load_corpus
 
     path = tmp_path / "fuzz.csv"
     path.write_bytes(text.encode("utf-8", errors="surrogatepass"))  # lone surrogates: bytes that are not UTF-8

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from molvae import MolVAE
-from molvae.sample_table import sample_table
-from molvae.scoring import SCORE_COLUMNS
+from molvae.chemistry.scoring import SCORE_COLUMNS
+from molvae.generation.table import sample_table
 
 
 @pytest.fixture(scope="module")

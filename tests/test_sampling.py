@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from molvae.batching import collate
 from molvae.config import ModelConfig
-from molvae.data import load_corpus
-from molvae.model import VAE
-from molvae.sampling import aggregate_posterior, around, beam_search_ids, decode_ids, decode_z, path, prior_batches
-from molvae.tokenizer import EOS_ID, PAD_ID
+from molvae.model.sampling import aggregate_posterior, around, beam_search_ids, decode_ids, decode_z, path, prior_batches
+from molvae.model.vae import VAE
+from molvae.smiles.corpus import load_corpus
+from molvae.smiles.tokenizer import EOS_ID, PAD_ID
+from molvae.training.batching import collate
 
 CONFIG = ModelConfig(encoder_hidden=16, latent_dim=4, decoder_hidden=24, decoder_layers=2)
 
@@ -68,7 +68,7 @@ def test_decode_of_random_z_never_raises() -> None:
 
 def test_large_requests_are_decoded_in_bounded_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     seen = []
-    import molvae.sampling as sampling
+    import molvae.model.sampling as sampling
 
     real = sampling.decode_ids
 

@@ -9,7 +9,7 @@ import pytest
 from rdkit import Chem
 from rdkit.Contrib.SA_Score import sascorer
 
-from molvae.sascore import fragment_table, sa_score
+from molvae.chemistry.sascore import fragment_table, sa_score
 
 DATA = Path(__file__).parent / "data"
 ODD = [
@@ -37,7 +37,7 @@ def test_sa_score_matches_rdkit_sascorer_on_drug_like_and_odd_molecules() -> Non
 def test_fragment_table_is_cached_sorted_without_duplicates_and_a_molecule_without_atoms_is_nan(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
 ) -> None:
-    import molvae.sascore as module
+    import molvae.chemistry.sascore as module
 
     monkeypatch.setenv("MOLVAE_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(module, "_TABLE", None)
@@ -53,7 +53,7 @@ def test_fragment_table_is_cached_sorted_without_duplicates_and_a_molecule_witho
 
 
 def test_a_corrupt_cache_file_is_rebuilt(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import molvae.sascore as module
+    import molvae.chemistry.sascore as module
 
     monkeypatch.setenv("MOLVAE_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(module, "_TABLE", None)

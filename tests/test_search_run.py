@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import torch
 
-from molvae import chem
-from molvae.objectives import Oracle
-from molvae.search_run import SearchRun
+from molvae.chemistry import chem
+from molvae.optimization.objectives import Oracle
+from molvae.optimization.search_run import SearchRun
 
 ROD = "c1ccc(-c2ccc(-c3ccc(-c4ccc(-c5ccccc5)cc4)cc3)cc2)cc1"
 CHAIN = "CCCCCCCCCCO"

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from rdkit import Chem
 
 from molvae.errors import TokenizeError, VocabularyError
-from molvae.tokenizer import BOS_ID, EOS_ID, PAD_ID, Vocabulary, detokenize, tokenize
+from molvae.smiles.tokenizer import BOS_ID, EOS_ID, PAD_ID, Vocabulary, detokenize, tokenize
 
 # Stereo, charges, isotopes, aromatic heteroatoms, dots, explicit hydrogens, and C60 (more than 9 open rings, so
 # random SMILES of it need %nn closures).

@@ -7,14 +7,14 @@ import pandas as pd
 import pytest
 import torch
 
-from molvae import train as train_module
-from molvae.checkpoint import load_checkpoint
 from molvae.config import Config, TrainConfig, load_config
 from molvae.errors import ConfigError, TrainingError
-from molvae.model import vae_loss
-from molvae.sampling import decode_z
-from molvae.schedules import kl_weight_at, lr_at
-from molvae.train import METRIC_COLUMNS, fit, resume_config
+from molvae.model.checkpoint import load_checkpoint
+from molvae.model.sampling import decode_z
+from molvae.model.vae import vae_loss
+from molvae.training import train as train_module
+from molvae.training.schedules import kl_weight_at, lr_at
+from molvae.training.train import METRIC_COLUMNS, fit, resume_config
 
 
 def test_tiny_model_overfits_64_molecules(overfit_model: tuple[Path, list[str]]) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from molvae.config import load_config
-from molvae.validation import collapse_warning
+from molvae.training.validation import collapse_warning
 
 
 def test_collapse_warning_after_warm_up_when_few_latent_units_are_active(tiny_config_path: Path) -> None:

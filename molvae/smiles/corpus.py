@@ -1,4 +1,4 @@
-"""SMILES files -> validated canonical molecules -> cached token ids (batches: ``molvae.batching``).
+"""SMILES files -> validated canonical molecules -> cached token ids (batches: ``molvae.training.batching``).
 
 Reading never drops a row silently: every rejected row (empty, invalid, too long, duplicate) is kept with its line
 number, raw value and reason, for the rejected-rows report. ``strict=True`` fails at the first bad row instead.
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from molvae import chem
+from molvae.chemistry import chem
 from molvae.errors import DataError, TokenizeError
 from molvae.outputs import atomic_write, cache_dir
-from molvae.tokenizer import _TOKEN_PATTERN, PAD_ID, Vocabulary, tokenize
+from molvae.smiles.tokenizer import _TOKEN_PATTERN, PAD_ID, Vocabulary, tokenize
 
 READER_VERSION = 1
 SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".smi", ".smi.gz", ".txt", ".txt.gz")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from molvae.evaluate import Evaluation, Reference
-from molvae.metrics import PROPERTIES
+from molvae.evaluation.evaluate import Evaluation, Reference
+from molvae.evaluation.metrics import PROPERTIES
 from molvae.outputs import atomic_write
 
 
@@ -37,7 +37,7 @@ def write_report(folder: Path, evaluation: Evaluation, references: list[Referenc
     import matplotlib.pyplot as plt
     from rdkit.Chem import Draw
 
-    from molvae.chem import to_mol
+    from molvae.chemistry.chem import to_mol
 
     written = [folder / "metrics.json", folder / "metrics.md"]
     atomic_write(written[0], json.dumps(evaluation.metrics, indent=2).encode())

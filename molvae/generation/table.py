@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from molvae import chem
-from molvae.novelty import known
-from molvae.scoring import score_smiles
+from molvae.chemistry import chem
+from molvae.chemistry.novelty import known
+from molvae.chemistry.scoring import score_smiles
 
 if TYPE_CHECKING:
     from molvae.api import MolVAE

@@ -36,13 +36,13 @@ from rdkit.Chem import AllChem, rdFingerprintGenerator
 from rdkit.Chem.Scaffolds import MurckoScaffold
 from tqdm.auto import tqdm
 
-from molvae import chem
+from molvae.chemistry import chem
 from molvae.errors import ConfigError
 
 MORGAN_RADIUS, MORGAN_BITS = 2, 1024
 ALLOWED_ATOMS = frozenset({"C", "N", "S", "O", "F", "Cl", "Br", "H"})
 PROPERTIES = ("logP", "SA", "QED", "weight")
-RESOURCES = Path(__file__).parent / "resources"
+RESOURCES = Path(__file__).parent.parent / "resources"
 PARALLEL_MIN = 2000
 
 

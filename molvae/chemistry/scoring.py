@@ -9,7 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 import pandas as pd
 from tqdm.auto import tqdm
 
-from molvae import chem
+from molvae.chemistry import chem
 
 SCORE_COLUMNS = ["smiles", "valid", "canonical_smiles", "qed", "logP", "SA", "MW", "penalized_logP"]
 PARALLEL_MIN = 500  # below this, starting worker processes costs more than it saves

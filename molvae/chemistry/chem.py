@@ -13,7 +13,7 @@ from rdkit import Chem, DataStructs, RDLogger
 from rdkit.Chem import QED, Crippen, Descriptors, rdFingerprintGenerator
 from rdkit.Chem.rdchem import Mol
 
-from molvae import sascore
+from molvae.chemistry import sascore
 
 # Penalized logP standardisation used in the JT-VAE literature (Jin et al. 2018, 250k ZINC statistics):
 # (logP - mean)/std - (SA - mean)/std - (cycle - mean)/std, with SA taken with a minus sign.
@@ -106,7 +106,7 @@ def logp(mol: Mol) -> float:
 
 
 def sa_score(mol: Mol) -> float:
-    """Synthetic accessibility (Ertl & Schuffenhauer 2009; RDKit Contrib's numbers, molvae.sascore), 1 (easy) to 10
+    """Synthetic accessibility (Ertl & Schuffenhauer 2009; RDKit Contrib's numbers, molvae.chemistry.sascore), 1 (easy) to 10
     (hard)."""
     return sascore.sa_score(mol)
 

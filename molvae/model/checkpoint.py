@@ -19,9 +19,9 @@ from safetensors.torch import save as save_tensors
 from molvae import __version__
 from molvae.config import Config
 from molvae.errors import CheckpointError, MolVAEError
-from molvae.model import VAE
+from molvae.model.vae import VAE
 from molvae.outputs import atomic_write
-from molvae.tokenizer import Vocabulary
+from molvae.smiles.tokenizer import Vocabulary
 
 FORMAT = "molvae-checkpoint"
 FORMAT_VERSION = 1

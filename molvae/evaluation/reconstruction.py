@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from molvae import chem
-from molvae.model import kl_per_dim
+from molvae.chemistry import chem
+from molvae.model.vae import kl_per_dim
 
 
 def reconstruction(vae, smiles: Sequence[str], k: int = 10, beam_width: int = 5, seed: int = 0) -> dict[str, float]:  # noqa: ANN001

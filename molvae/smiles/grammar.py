@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from molvae.tokenizer import BOS_ID, EOS_ID, PAD_ID, Vocabulary
+from molvae.smiles.tokenizer import BOS_ID, EOS_ID, PAD_ID, Vocabulary
 
 START, ATOM, BOND, OPEN, CLOSE, RING, DOT, SPECIAL = range(8)
 _FOLLOW = {  # kind -> the kinds that may come next (the end is handled apart)

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import torch
 
 from molvae.device import autocast
-from molvae.grammar import SmilesSyntax
-from molvae.model import VAE
-from molvae.tokenizer import BOS_ID, EOS_ID, PAD_ID, Vocabulary
+from molvae.model.vae import VAE
+from molvae.smiles.grammar import SmilesSyntax
+from molvae.smiles.tokenizer import BOS_ID, EOS_ID, PAD_ID, Vocabulary
 
 
 @torch.no_grad()
@@ -32,7 +32,7 @@ def decode_ids(
 
     A row that reaches max_length tokens without ``<eos>`` ends there (its string is cut, usually invalid).
     ``temperature`` <= 0 or ``greedy`` takes the argmax. ``syntax``: only tokens that keep the string a valid SMILES
-    prefix may be drawn (molvae.grammar); None: any token.
+    prefix may be drawn (molvae.smiles.grammar); None: any token.
     """
     was_training = model.training
     model.eval()
@@ -94,7 +94,7 @@ def decode_z(
     """SMILES decoded from z (B, Z), in batches of at most ``batch_size`` rows (strings may be invalid).
 
     ``beam_width`` > 1: beam search (the most probable string); else greedy, or multinomial at ``temperature``.
-    ``syntax_mask``: decode only syntactically valid SMILES (molvae.grammar); chemistry may still be wrong.
+    ``syntax_mask``: decode only syntactically valid SMILES (molvae.smiles.grammar); chemistry may still be wrong.
     ``precision``: 'bf16' runs the decoder's matrix products in bf16 (autocast; logits and sampling stay fp32).
     """
     syntax = SmilesSyntax(vocab) if syntax_mask else None

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from molvae.batching import split_indices
 from molvae.config import property_names
-from molvae.data import load_corpus, read_properties
 from molvae.errors import ConfigError, DataError
-from molvae.model import PropertyHead
-from molvae.properties import fit_head, predict, prediction_errors
+from molvae.model.properties import fit_head, predict, prediction_errors
+from molvae.model.vae import PropertyHead
+from molvae.smiles.corpus import load_corpus, read_properties
+from molvae.training.batching import split_indices
 
 if TYPE_CHECKING:
     from molvae.api import MolVAE

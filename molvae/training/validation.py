@@ -8,14 +8,14 @@ import math
 import numpy as np
 import torch
 
-from molvae import chem
-from molvae.batching import collate
+from molvae.chemistry import chem
 from molvae.config import Config
 from molvae.device import autocast
-from molvae.model import VAE, property_loss, reparameterize, vae_loss
-from molvae.properties import prediction_errors
-from molvae.sampling import decode_z
-from molvae.tokenizer import Vocabulary
+from molvae.model.properties import prediction_errors
+from molvae.model.sampling import decode_z
+from molvae.model.vae import VAE, property_loss, reparameterize, vae_loss
+from molvae.smiles.tokenizer import Vocabulary
+from molvae.training.batching import collate
 
 
 @torch.no_grad()

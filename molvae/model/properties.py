@@ -1,4 +1,4 @@
-"""The property predictor: an MLP on z (``molvae.model.PropertyHead``) learning numeric columns of the training file.
+"""The property predictor: an MLP on z (``molvae.model.vae.PropertyHead``) learning numeric columns of the training file.
 
 Trained jointly with the VAE (``--properties logP,qed,SAS``: a weighted MSE term on mu, as in chemical_vae) or fitted
 afterwards on the encoded molecules of a frozen VAE (``fit_head``). Targets are standardized with the training
@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import torch
 
-from molvae.model import PropertyHead, property_loss
+from molvae.model.vae import PropertyHead, property_loss
 
 
 def standardization(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

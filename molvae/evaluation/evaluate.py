@@ -17,10 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from molvae import chem
-from molvae.data import file_sha256, read_rows
+from molvae.chemistry import chem
 from molvae.errors import ConfigError, DataError
-from molvae.metrics import (
+from molvae.evaluation.metrics import (
     MORGAN_BITS,
     PROPERTIES,
     Features,
@@ -32,6 +31,7 @@ from molvae.metrics import (
     unique_at,
 )
 from molvae.outputs import atomic_write, cache_dir
+from molvae.smiles.corpus import file_sha256, read_rows
 
 CACHE_VERSION = 1
 
@@ -141,7 +141,7 @@ class Evaluation:
 
 def load_training_set(path: str | Path) -> set[str]:
     """Canonical SMILES of a training file (cached like any corpus; long molecules kept)."""
-    from molvae.data import load_corpus
+    from molvae.smiles.corpus import load_corpus
 
     return set(load_corpus(path, max_length=1000).smiles)
 

@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 import torch
 
-from molvae import chem
-from molvae.objectives import Oracle
+from molvae.chemistry import chem
+from molvae.optimization.objectives import Oracle
 
 COLUMNS = ["start", "start_score", "smiles", "score", "similarity", "sa", "step", "oracle_calls", "method", "z"]
 

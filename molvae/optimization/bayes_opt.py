@@ -1,4 +1,4 @@
-"""Bayesian optimization over z for ``molvae.optimize`` (method ``bo``; BoTorch, the optional extra ``bo``).
+"""Bayesian optimization over z for ``molvae.optimization.optimize`` (method ``bo``; BoTorch, the optional extra ``bo``).
 
 A GP on (z, oracle score), with the property predictor's estimate of the objective as its prior mean when there is
 one; each round ranks a pool of candidate points by log expected improvement (times the chance of decoding to a
@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from molvae.errors import ConfigError
-from molvae.search_run import SearchRun
+from molvae.optimization.search_run import SearchRun
 
 SCREEN_BO = 8  # candidates decoded per oracle call of a round (the refused ones cost no call)
 STALL_ROUNDS = 25  # rounds in a row that score nothing end the search

@@ -25,20 +25,20 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from molvae.batching import bucket_batches, collate, iter_batches, split_indices
-from molvae.checkpoint import Checkpoint, load_checkpoint, save_checkpoint, versions
 from molvae.config import Config, load_config, parse_duration, to_toml
-from molvae.data import Corpus, load_corpus, read_properties, write_rejected_report
 from molvae.device import autocast
-from molvae.distributed import any_true, barrier, init_from_env, main_first, mean_over_ranks, shutdown
 from molvae.errors import ConfigError, DataError, TrainingError
-from molvae.model import VAE, property_loss, vae_loss
+from molvae.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint, versions
+from molvae.model.properties import standardization
+from molvae.model.sampling import aggregate_posterior
+from molvae.model.vae import VAE, property_loss, vae_loss
 from molvae.outputs import atomic_write
-from molvae.properties import standardization
-from molvae.sampling import aggregate_posterior
-from molvae.schedules import kl_weight_at, lr_at
-from molvae.tokenizer import Vocabulary
-from molvae.validation import collapse_warning, validate
+from molvae.smiles.corpus import Corpus, load_corpus, read_properties, write_rejected_report
+from molvae.smiles.tokenizer import Vocabulary
+from molvae.training.batching import bucket_batches, collate, iter_batches, split_indices
+from molvae.training.distributed import any_true, barrier, init_from_env, main_first, mean_over_ranks, shutdown
+from molvae.training.schedules import kl_weight_at, lr_at
+from molvae.training.validation import collapse_warning, validate
 
 METRIC_COLUMNS = [
     "step", "epoch", "split", "loss", "reconstruction", "kl", "beta", "lr", "token_accuracy",
@@ -345,7 +345,7 @@ def fit(
         last_validation = run_validation()
     final = collapse_warning(last_validation, state["step"], config)
     if ctx.is_main:
-        from molvae.plots import plot_loss_curve
+        from molvae.training.plots import plot_loss_curve
 
         plot_loss_curve(run_dir / "metrics.csv", run_dir / "loss_curve.png")
     shutdown(ctx)

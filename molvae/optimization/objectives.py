@@ -8,7 +8,7 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from molvae import chem
+from molvae.chemistry import chem
 from molvae.errors import ConfigError, OptimizationError
 
 OBJECTIVES = ("qed", "logp", "penalized_logp", "similarity")

@@ -36,11 +36,11 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from molvae import chem
-from molvae.bayes_opt import run_bo
+from molvae.chemistry import chem
 from molvae.errors import ConfigError, OptimizationError
-from molvae.objectives import BudgetSpent, Oracle, build_objective
-from molvae.search_run import Candidate, SearchRun
+from molvae.optimization.bayes_opt import run_bo
+from molvae.optimization.objectives import BudgetSpent, Oracle, build_objective
+from molvae.optimization.search_run import Candidate, SearchRun
 
 if TYPE_CHECKING:
     from molvae.api import MolVAE

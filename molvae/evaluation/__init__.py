@@ -1,0 +1,1 @@
+"""Judging a model: the MOSES metrics, ``evaluate`` against reference sets, reconstruction, and reports."""
