@@ -19,7 +19,8 @@ from molvae.device import resolve_device, resolve_precision
 from molvae.errors import CheckpointError, ConfigError, DataError, MolVAEError, VocabularyError
 from molvae.model.checkpoint import Checkpoint, load_checkpoint
 from molvae.model.sampling import around, decode_z, path, prior_batches
-from molvae.smiles.corpus import file_sha256, load_corpus, read_rows
+from molvae.smiles.corpus import load_corpus
+from molvae.smiles.files import file_sha256, read_rows
 
 SOURCES = ("prior", "aggregate")
 

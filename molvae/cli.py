@@ -169,7 +169,7 @@ def score(file: Path, smiles_column: str | None, n_jobs: int, output: Path | Non
     """RDKit validity, canonical SMILES and properties of every row of FILE (invalid rows kept, valid=False)."""
     from molvae.chemistry.scoring import score_smiles
     from molvae.outputs import check_writable
-    from molvae.smiles.corpus import read_rows
+    from molvae.smiles.files import read_rows
 
     _check_sampling(1, 0.0, n_jobs)
     check_writable(output, force, (".csv",))
@@ -357,7 +357,7 @@ def optimize(objective: str, start_file: Path | None, method: str, budget: int, 
     from molvae.optimization.objectives import load_objective
     from molvae.optimization.optimize import as_array
     from molvae.outputs import check_writable, write_array
-    from molvae.smiles.corpus import read_rows
+    from molvae.smiles.files import read_rows
 
     check_writable(output, force, (".csv",))
     fn = load_objective(objective)

@@ -25,7 +25,7 @@ def main() -> None:
 
     from molvae import MolVAE
     from molvae.api import BUNDLED_MODEL
-    from molvae.smiles.corpus import file_sha256
+    from molvae.smiles.files import file_sha256
 
     vae = MolVAE.load(args.model)
     vae.sample_temperature = args.temperature

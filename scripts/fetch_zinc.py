@@ -25,7 +25,7 @@ import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from molvae.smiles.corpus import file_sha256 as sha256
+from molvae.smiles.files import file_sha256 as sha256
 
 WHEEL = "molsets-0.3.1-py3-none-any.whl"
 WHEEL_SHA256 = "7f4450e3ebecebe79c3a2a55950c93daddee071120daf64a163d03481e811d34"

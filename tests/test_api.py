@@ -38,7 +38,7 @@ def test_encode_shapes_sampling_and_canonicalization(vae: MolVAE, overfit_model)
     smiles = overfit_model[1][:3]
     z = vae.encode(smiles)
     assert z.shape == (3, vae.latent_dim)
-    assert torch.allclose(vae.encode(smiles[0]), z[:1])
+    assert torch.allclose(vae.encode(smiles[0]), z[:1], atol=1e-5)  # batch-size-dependent GEMM kernels round differently
     drawn = vae.encode(smiles, sample=True, seed=1)
     assert torch.equal(drawn, vae.encode(smiles, sample=True, seed=1)) and not torch.equal(drawn, z)
 
@@ -142,7 +142,7 @@ def test_bundled_model_is_checked_against_its_recorded_sha256(overfit_model, tmp
     import shutil
 
     from molvae import api
-    from molvae.smiles.corpus import file_sha256
+    from molvae.smiles.files import file_sha256
 
     bundled = tmp_path / "default.safetensors"
     shutil.copy(overfit_model[0], bundled)
@@ -169,7 +169,7 @@ def test_recommended_sample_temperature_travels_in_the_checkpoint(vae: MolVAE, t
 def test_the_bundled_default_model_is_a_trained_model_that_samples_right_after_install() -> None:
     from molvae import api
     from molvae.chemistry import chem
-    from molvae.smiles.corpus import file_sha256
+    from molvae.smiles.files import file_sha256
 
     assert api.BUNDLED_MODEL.stat().st_size <= 25 * 2**20  # the wheel's limit
     recorded = api.BUNDLED_MODEL.with_suffix(".sha256").read_text().split()[0]

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from molvae.errors import DataError
-from molvae.smiles.corpus import load_corpus, read_rows, write_rejected_report
+from molvae.smiles.corpus import load_corpus, write_rejected_report
+from molvae.smiles.files import read_rows
 from molvae.training.batching import collate
 
 

@@ -12,7 +12,7 @@ from molvae.api import MolVAE
 from molvae.errors import DataError
 from molvae.model.checkpoint import load_checkpoint
 from molvae.model.properties import fit_head, predict, prediction_errors, standardization
-from molvae.smiles.corpus import read_properties
+from molvae.smiles.files import read_properties
 
 
 def test_standardization_ignores_unknown_values_and_constant_columns() -> None:

@@ -31,7 +31,7 @@ from molvae.evaluation.metrics import (
     unique_at,
 )
 from molvae.outputs import atomic_write, cache_dir
-from molvae.smiles.corpus import file_sha256, read_rows
+from molvae.smiles.files import file_sha256, read_rows
 
 CACHE_VERSION = 1
 

@@ -4,20 +4,17 @@ training set, and a summary of the run."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from molvae.chemistry import chem
 from molvae.chemistry.novelty import known
 from molvae.chemistry.scoring import score_smiles
-
-if TYPE_CHECKING:
-    from molvae.api import MolVAE
+from molvae.model.latent import LatentModel
 
 
 def sample_table(
-    vae: MolVAE, n: int, temperature: float | None = None, seed: int | None = None, source: str = "prior",
+    vae: LatentModel, n: int, temperature: float | None = None, seed: int | None = None, source: str = "prior",
     valid_only: bool = False, unique: bool = False, score: bool = True, n_jobs: int = 0, syntax_mask: bool = True,
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """``n`` samples of ``vae`` as rows (smiles, valid, canonical_smiles, scores unless ``score`` is False, novel when

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -38,12 +37,10 @@ from tqdm.auto import tqdm
 
 from molvae.chemistry import chem
 from molvae.errors import ConfigError, OptimizationError
+from molvae.model.latent import LatentModel
 from molvae.optimization.bayes_opt import run_bo
 from molvae.optimization.objectives import BudgetSpent, Oracle, build_objective
 from molvae.optimization.search_run import Candidate, SearchRun
-
-if TYPE_CHECKING:
-    from molvae.api import MolVAE
 
 METHODS = ("gradient", "bo", "random")
 STALL_STEPS = 25  # gradient paths end after this many steps in a row that decode no new candidate
@@ -56,7 +53,7 @@ SURROGATES = {
 }
 
 
-def _surrogate_terms(vae: Any, name: str) -> list[tuple[int, float]]:
+def _surrogate_terms(vae: LatentModel, name: str) -> list[tuple[int, float]]:
     """(predictor column, sign) of each term of the objective's surrogate; ConfigError when the model's predictor
     cannot serve the objective."""
     head = getattr(vae.model, "property_head", None)
@@ -75,13 +72,13 @@ def _surrogate_terms(vae: Any, name: str) -> list[tuple[int, float]]:
     return terms
 
 
-def _surrogate(vae: Any, name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+def _surrogate(vae: LatentModel, name: str) -> Callable[[torch.Tensor], torch.Tensor]:
     """Standardized predictor output(s) for the objective, summed with signs: z (B, Z) -> (B,)."""
     terms, head = _surrogate_terms(vae, name), vae.model.property_head
     return lambda z: sum(sign * head(z)[:, index] for index, sign in terms)
 
 
-def _estimate(vae: Any, name: str) -> Callable[[torch.Tensor], torch.Tensor] | None:
+def _estimate(vae: LatentModel, name: str) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """The property predictor's estimate of the objective in its own units, z (B, Z) -> (B,) float64, or None when
     the model has no predictor of it. penalized_logp: predicted logP and SA combined as the oracle combines them
     (standardized, no ring term)."""
@@ -165,8 +162,38 @@ def _random(run: SearchRun, z0: torch.Tensor | None, owners: list[int], n_steps:
         run.evaluate(z, owners, step)
 
 
+def _check_arguments(method: str, counts: dict[str, int], sizes: dict[str, float], similarity: float | None) -> None:
+    """ConfigError naming the first argument of ``optimize`` that is out of range."""
+    if method not in METHODS:
+        raise ConfigError(f"method = {method!r}; expected one of {METHODS}")
+    for label, value in counts.items():
+        low = 0 if label == "neighbours" else 1
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ConfigError(f"{label} = {value!r}; expected an integer >= {low}")
+    for label, value in sizes.items():
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ConfigError(f"{label} = {value!r}; expected a finite number >= 0")
+    if similarity is not None and not (isinstance(similarity, (int, float)) and 0 <= similarity <= 1):
+        raise ConfigError(f"similarity = {similarity!r}; expected a number in [0, 1]")
+
+
+def _canonical_starts(start: Sequence[str] | str | None, similarity: float | None) -> list[str]:
+    """Canonical SMILES of the start molecules; ConfigError for one that does not parse, or for a similarity
+    constraint without starts."""
+    starts = [start] if isinstance(start, str) else list(start or [])
+    if similarity is not None and not starts:
+        raise ConfigError("a similarity constraint needs start molecules")
+    canonical = []
+    for s in starts:
+        c = chem.canonical_smiles(s) if isinstance(s, str) else None
+        if c is None:
+            raise ConfigError(f"start molecule {s!r} is not a valid SMILES string")
+        canonical.append(c)
+    return canonical
+
+
 def optimize(
-    vae: MolVAE,
+    vae: LatentModel,
     objective: str | Callable[[str], float | None],
     start: Sequence[str] | None = None,
     method: str = "gradient",
@@ -198,28 +225,14 @@ def optimize(
     if method not in METHODS:
         raise ConfigError(f"method = {method!r}; expected one of {METHODS}")
     name, fn = build_objective(objective, target)
-    for label, value, low in (("n_steps", n_steps, 1), ("budget", budget, 1), ("batch", batch, 1),
-                              ("n_points", n_points, 1), ("neighbours", neighbours, 0)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ConfigError(f"{label} = {value!r}; expected an integer >= {low}")
-    for label, value in (("radius", radius), ("step_size", step_size), ("prior_weight", prior_weight)):
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise ConfigError(f"{label} = {value!r}; expected a finite number >= 0")
-    if similarity is not None and not (isinstance(similarity, (int, float)) and 0 <= similarity <= 1):
-        raise ConfigError(f"similarity = {similarity!r}; expected a number in [0, 1]")
-    starts = [start] if isinstance(start, str) else list(start or [])
-    if similarity is not None and not starts:
-        raise ConfigError("a similarity constraint needs start molecules")
+    _check_arguments(method, dict(n_steps=n_steps, budget=budget, batch=batch, n_points=n_points,
+                                  neighbours=neighbours), dict(radius=radius, step_size=step_size,
+                                                               prior_weight=prior_weight), similarity)
+    canonical = _canonical_starts(start, similarity)
     if method == "gradient":
-        if not starts:
+        if not canonical:
             raise ConfigError("method 'gradient' starts from molecules: pass start=[...]")
         _surrogate(vae, name)  # fail now if the predictor cannot serve this objective
-    canonical = []
-    for s in starts:
-        c = chem.canonical_smiles(s) if isinstance(s, str) else None
-        if c is None:
-            raise ConfigError(f"start molecule {s!r} is not a valid SMILES string")
-        canonical.append(c)
     z0 = vae.encode(canonical) if canonical else None  # raises naming a molecule the vocabulary cannot express
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)

@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 
 from molvae.chemistry import chem
+from molvae.model.latent import LatentModel
 from molvae.optimization.objectives import Oracle
 
 COLUMNS = ["start", "start_score", "smiles", "score", "similarity", "sa", "step", "oracle_calls", "method", "z"]
@@ -35,7 +36,7 @@ class Candidate:
 class SearchRun:
     """The rows found so far, and what was left out."""
 
-    vae: Any
+    vae: LatentModel
     oracle: Oracle
     method: str
     starts: list[str]

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from molvae.config import property_names
 from molvae.errors import ConfigError, DataError
+from molvae.model.latent import LatentModel
 from molvae.model.properties import fit_head, predict, prediction_errors
 from molvae.model.vae import PropertyHead
-from molvae.smiles.corpus import load_corpus, read_properties
+from molvae.smiles.corpus import load_corpus
+from molvae.smiles.files import read_properties
 from molvae.training.batching import split_indices
-
-if TYPE_CHECKING:
-    from molvae.api import MolVAE
 
 
 def fit_on_file(
-    vae: MolVAE, data: str | Path, properties: Sequence[str] | str, smiles_column: str | None, max_molecules: int,
+    vae: LatentModel, data: str | Path, properties: Sequence[str] | str, smiles_column: str | None, max_molecules: int,
     val_fraction: float, epochs: int, seed: int,
 ) -> tuple[PropertyHead, list[str], dict[str, dict[str, float]], dict[str, Any]]:
     """(head, property names, held-out errors per property, what it was fitted on); the model is not changed.

@@ -33,10 +33,12 @@ from molvae.model.properties import standardization
 from molvae.model.sampling import aggregate_posterior
 from molvae.model.vae import VAE, property_loss, vae_loss
 from molvae.outputs import atomic_write
-from molvae.smiles.corpus import Corpus, load_corpus, read_properties, write_rejected_report
+from molvae.smiles.corpus import Corpus, load_corpus, write_rejected_report
+from molvae.smiles.files import read_properties
 from molvae.smiles.tokenizer import Vocabulary
 from molvae.training.batching import bucket_batches, collate, iter_batches, split_indices
 from molvae.training.distributed import any_true, barrier, init_from_env, main_first, mean_over_ranks, shutdown
+from molvae.training.plots import plot_loss_curve
 from molvae.training.schedules import kl_weight_at, lr_at
 from molvae.training.validation import collapse_warning, validate
 
@@ -139,26 +141,40 @@ class _StopFlag:
             signal.signal(signal.SIGINT, self.previous)
 
 
-def fit(
-    data: str | Path,
-    config: Config,
-    out: str | Path | None = None,
-    resume: str | Path | None = None,
-    progress: bool = True,
-) -> TrainResult:
-    """Train a VAE on a SMILES file into a run folder (new, or ``resume``'s); returns where it stopped.
+@dataclass
+class Run:
+    """Everything one training invocation works with, built by ``set_up`` and advanced by ``train_step``."""
 
-    Under torchrun every process calls this: batches are sharded (``batch_size`` is per process), gradients are
-    averaged by DistributedDataParallel, logged figures are averaged over ranks, and only rank 0 validates and
-    writes files.
-    """
-    cfg = config.train
-    ctx, device = init_from_env(cfg.device)
-    max_time = parse_duration(cfg.max_time)
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    data = Path(data)
+    config: Config
+    ctx: Any  # distributed.Context: rank, world size, is_main
+    device: torch.device
+    run_dir: Path
+    data: Path
+    corpus: Corpus
+    vocab: Vocabulary
+    ids: np.ndarray  # (N, T) token ids in ``vocab``'s numbering
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    targets: np.ndarray | None  # (N, P) standardized property values, NaN where unknown
+    model: VAE
+    trainer: torch.nn.Module  # the model, wrapped in DistributedDataParallel under torchrun
+    optimizer: torch.optim.Optimizer
+    state: dict[str, Any]  # step, epoch, batch, best_val_loss, elapsed_s, world_size, data: saved in checkpoints
+    log: MetricsLog
+    total: int  # steps this run will take in all (epochs or max_steps)
+    max_time: float | None
+    resumed: bool
 
+    @property
+    def logged(self) -> tuple[str, ...]:
+        """The loss terms averaged into each training row of metrics.csv."""
+        return ("loss", "reconstruction", "kl", "token_accuracy") + (("property_loss",) if self.targets is not None
+                                                                      else ())
+
+
+def _open_run_dir(ctx: Any, data: Path, out: str | Path | None, resume: str | Path | None
+                  ) -> tuple[Path, Checkpoint | None]:
+    """The run folder (new, or ``resume``'s, cleared of a killed process's temporaries) and its checkpoint."""
     checkpoint: Checkpoint | None = None
     if resume is not None:
         run_dir = Path(resume)
@@ -171,21 +187,14 @@ def fit(
         if run_dir.exists() and any(run_dir.iterdir()):
             raise ConfigError(f"run folder {run_dir} exists and is not empty; choose another --out or --resume it")
     barrier(ctx)  # every rank has checked the folder before rank 0 creates it
+    return run_dir, checkpoint
 
-    # rank 0 parses the file and fills the token-id cache; the other ranks then read the cache
-    corpus = main_first(ctx, lambda: load_corpus(data, config.data.smiles_column, config.data.max_length,
-                                                 config.data.strict, kekule=config.data.kekule))
-    vocab = checkpoint.vocab if checkpoint else corpus.vocab
-    ids = remap_to_vocab(corpus, vocab) if checkpoint else corpus.ids
-    train_idx, val_idx = split_indices(len(corpus.smiles), config.data.val_fraction, cfg.seed)
-    train_lengths = corpus.lengths[train_idx]
-    val_ids, val_lengths = ids[val_idx], corpus.lengths[val_idx]
-    val_smiles = [corpus.smiles[i] for i in val_idx]
 
-    names = config.data.property_list
-    targets = read_properties(data, names, corpus.lines) if names else None  # (N, P), data units
-    torch.manual_seed(cfg.seed)
-    model = VAE(config.model, len(vocab), vocab.pad_id, len(names))
+def _build_model(config: Config, vocab: Vocabulary, targets: np.ndarray | None, train_idx: np.ndarray,
+                 checkpoint: Checkpoint | None) -> tuple[VAE, np.ndarray | None]:
+    """A seeded new VAE (or the checkpoint's weights) and the property targets standardized on the training part."""
+    torch.manual_seed(config.train.seed)
+    model = VAE(config.model, len(vocab), vocab.pad_id, len(config.data.property_list))
     if targets is not None and model.property_head is not None:
         mean, std = standardization(targets[train_idx])
         model.property_head.mean.copy_(torch.from_numpy(mean))
@@ -193,8 +202,13 @@ def fit(
         targets = (targets - mean) / std  # standardized; NaN stays NaN (unknown)
     if checkpoint:
         model.load_state_dict(checkpoint.model_state)
-    model.to(device).train()
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
+    return model, targets
+
+
+def _initial_state(ctx: Any, run_dir: Path, config: Config, optimizer: torch.optim.Optimizer,
+                   checkpoint: Checkpoint | None) -> dict[str, Any]:
+    """The loop's state: restored with the optimizer and RNG from ``checkpoint``, or fresh with the run folder's
+    config.toml and versions.json written."""
     state: dict[str, Any] = {"step": 0, "epoch": 0, "batch": 0, "best_val_loss": math.inf, "elapsed_s": 0.0,
                              "world_size": ctx.world_size}
     if checkpoint:
@@ -211,6 +225,31 @@ def fit(
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(run_dir / "config.toml", to_toml(config).encode())
         atomic_write(run_dir / "versions.json", json.dumps(versions(), indent=2).encode())
+    return state
+
+
+def set_up(data: str | Path, config: Config, out: str | Path | None = None,
+           resume: str | Path | None = None) -> Run:
+    """Open the run folder, read the data (rank 0 fills the token-id cache first), build or restore the model,
+    optimizer and loop state: everything ``train_step`` needs."""
+    cfg = config.train
+    ctx, device = init_from_env(cfg.device)
+    max_time = parse_duration(cfg.max_time)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    data = Path(data)
+    run_dir, checkpoint = _open_run_dir(ctx, data, out, resume)
+    corpus = main_first(ctx, lambda: load_corpus(data, config.data.smiles_column, config.data.max_length,
+                                                 config.data.strict, kekule=config.data.kekule))
+    vocab = checkpoint.vocab if checkpoint else corpus.vocab
+    ids = remap_to_vocab(corpus, vocab) if checkpoint else corpus.ids
+    train_idx, val_idx = split_indices(len(corpus.smiles), config.data.val_fraction, cfg.seed)
+    names = config.data.property_list
+    targets = read_properties(data, names, corpus.lines) if names else None  # (N, P), data units
+    model, targets = _build_model(config, vocab, targets, train_idx, checkpoint)
+    model.to(device).train()
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
+    state = _initial_state(ctx, run_dir, config, optimizer, checkpoint)
     if ctx.enabled:  # each rank its own noise (word dropout, eps), reproducible for a given world size
         torch.manual_seed(cfg.seed + 7919 * ctx.rank + state["step"])
     if ctx.is_main:
@@ -218,136 +257,195 @@ def fit(
     state["data"] = {"path": str(data.resolve()), "sha256": corpus.sha256, "n_molecules": len(corpus.smiles),
                      "n_train": len(train_idx), "n_val": len(val_idx)}
     trainer = DistributedDataParallel(model) if ctx.enabled else model
-
     log = MetricsLog(run_dir / "metrics.csv", after_step=state["step"] if checkpoint else None)
-    n_per_epoch = len(bucket_batches(train_lengths, cfg.batch_size, cfg.seed, 0, ctx.rank, ctx.world_size))
-    total = cfg.epochs * n_per_epoch
-    if cfg.max_steps:
-        total = min(total, cfg.max_steps)
+    n_per_epoch = len(bucket_batches(corpus.lengths[train_idx], cfg.batch_size, cfg.seed, 0, ctx.rank,
+                                     ctx.world_size))
+    total = min(cfg.epochs * n_per_epoch, cfg.max_steps) if cfg.max_steps else cfg.epochs * n_per_epoch
+    return Run(config, ctx, device, run_dir, data, corpus, vocab, ids, train_idx, val_idx, targets, model, trainer,
+               optimizer, state, log, total, max_time, checkpoint is not None)
 
-    def save(names: tuple[str, ...]) -> None:
-        rows = train_idx[: cfg.n_aggregate]  # the aggregate posterior, for sampling where the data are
-        mean, cov = aggregate_posterior(model, iter_batches(ids[rows], corpus.lengths[rows], cfg.batch_size))
-        for name in names:  # 'best' holds no optimizer state: it is for use, 'last' is for --resume
-            save_checkpoint(run_dir / f"{name}.safetensors", model, vocab, config, state,
-                            optimizer if name == "last" else None,
-                            extra_tensors={"aggregate_mean": mean, "aggregate_cov": cov})
 
-    def run_validation() -> dict[str, float]:
-        result: dict[str, float] = {}
-        if ctx.is_main:
-            beta = cfg.kl_weight  # the final weight: validations during the KL warm-up compare fairly with later ones
-            result = validate(model, vocab, val_ids, val_lengths, val_smiles, config, beta, device,
-                              targets[val_idx] if targets is not None else None)
-            if "property_errors" in result:
-                state["property_errors"] = result["property_errors"]
-            row = {**result, "step": state["step"], "epoch": state["epoch"], "split": "val", "beta": beta,
-                   "elapsed_s": round(state["elapsed_s"], 2)}
-            log.add({k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()})
-            log.flush()
-            improved = result["loss"] < state["best_val_loss"]
-            if improved:
-                state["best_val_loss"] = result["loss"]
-            save(("best", "last") if improved else ("last",))
-        barrier(ctx)
-        return result
+def save(run: Run, names: tuple[str, ...]) -> None:
+    """Write the named checkpoints (``best``: weights for use; ``last``: with optimizer state, for --resume), each
+    with the aggregate posterior of the first ``n_aggregate`` training molecules (for sampling where the data are)."""
+    cfg = run.config.train
+    rows = run.train_idx[: cfg.n_aggregate]
+    mean, cov = aggregate_posterior(run.model, iter_batches(run.ids[rows], run.corpus.lengths[rows], cfg.batch_size))
+    for name in names:
+        save_checkpoint(run.run_dir / f"{name}.safetensors", run.model, run.vocab, run.config, run.state,
+                        run.optimizer if name == "last" else None,
+                        extra_tensors={"aggregate_mean": mean, "aggregate_cov": cov})
 
-    started = time.monotonic()
-    elapsed_before = state["elapsed_s"]
-    window: dict[str, float] = {"n": 0, "molecules": 0, "t0": time.perf_counter()}
-    last_validation: dict[str, float] = {}
-    validated_at = -1
-    collapse_shown = False  # the first collapse warning of this invocation is printed as soon as it is seen
-    stopped_by = "epochs"
-    bar = tqdm(total=total, initial=state["step"], disable=not (progress and ctx.is_main), desc="train", unit="step",
-               leave=True, dynamic_ncols=True)
+
+def run_validation(run: Run) -> dict[str, float]:
+    """Rank 0 validates at the final KL weight, logs the row, saves ``last`` (and ``best`` when the validation loss
+    improved); every rank waits for it. Returns the figures (empty on other ranks)."""
+    result: dict[str, float] = {}
+    if run.ctx.is_main:
+        beta = run.config.train.kl_weight  # the final weight: warm-up validations compare fairly with later ones
+        val_ids, val_lengths = run.ids[run.val_idx], run.corpus.lengths[run.val_idx]
+        val_smiles = [run.corpus.smiles[i] for i in run.val_idx]
+        result = validate(run.model, run.vocab, val_ids, val_lengths, val_smiles, run.config, beta, run.device,
+                          run.targets[run.val_idx] if run.targets is not None else None)
+        if "property_errors" in result:
+            run.state["property_errors"] = result["property_errors"]
+        row = {**result, "step": run.state["step"], "epoch": run.state["epoch"], "split": "val", "beta": beta,
+               "elapsed_s": round(run.state["elapsed_s"], 2)}
+        run.log.add({k: (round(v, 5) if isinstance(v, float) else v) for k, v in row.items()})
+        run.log.flush()
+        improved = result["loss"] < run.state["best_val_loss"]
+        if improved:
+            run.state["best_val_loss"] = result["loss"]
+        save(run, ("best", "last") if improved else ("last",))
+    barrier(run.ctx)
+    return result
+
+
+def train_step(run: Run, rows: np.ndarray, flag: _StopFlag, started: float) -> tuple[dict[str, torch.Tensor], str]:
+    """One optimizer step on the molecules ``rows``; returns the loss terms and why to stop after it ('' to go on:
+    else max_steps, max_time or interrupt). Every rank agrees on the stop, and on a loss that is not finite."""
+    cfg, state = run.config.train, run.state
+    batch_ids, batch_lengths = (t.to(run.device) for t in collate(run.ids, run.corpus.lengths, rows))
+    step = state["step"]
+    beta, lr = kl_weight_at(step, cfg), lr_at(step, run.total, cfg)
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    with autocast(run.device, cfg.precision):
+        out = run.trainer(batch_ids, batch_lengths, word_dropout=cfg.word_dropout)
+    terms = vae_loss(out["logits"], out["targets"], out["mu"], out["logvar"], beta, cfg.free_bits, run.vocab.pad_id)
+    if run.targets is not None:
+        terms["property_loss"] = property_loss(out["properties"].float(),
+                                               torch.from_numpy(run.targets[rows]).to(run.device))
+        terms["loss"] = terms["loss"] + cfg.property_weight * terms["property_loss"]
+    not_finite, out_of_time, interrupted = any_true(run.ctx, [  # one collective a step
+        not bool(torch.isfinite(terms["loss"])),
+        run.max_time is not None and time.monotonic() - started >= run.max_time,
+        flag.stop,
+    ])
+    if not_finite:
+        raise TrainingError(f"the loss became {float(terms['loss'].detach())} at step {step + 1}; stopped. The last "
+                            f"good checkpoint is {run.run_dir / 'last.safetensors'} (try a lower lr or clip_grad)")
+    run.optimizer.zero_grad(set_to_none=True)
+    terms["loss"].backward()
+    if cfg.clip_grad > 0:
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.clip_grad)
+    run.optimizer.step()
+    state["step"] += 1
+    state["batch"] += 1
+    terms["beta"], terms["lr"] = torch.tensor(beta, dtype=torch.float64), torch.tensor(lr, dtype=torch.float64)
+    stop = ("max_steps" if cfg.max_steps and state["step"] >= cfg.max_steps else
+            "max_time" if out_of_time else "interrupt" if interrupted else "")
+    return terms, stop
+
+
+class _Window:
+    """Loss terms summed over the steps since the last training row of metrics.csv."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.n, self.molecules, self.t0 = 0, 0, time.perf_counter()
+
+    def add(self, terms: dict[str, torch.Tensor], keys: tuple[str, ...], n_molecules: int) -> None:
+        for key in keys:
+            self.sums[key] = self.sums.get(key, 0.0) + float(terms[key].detach())
+        self.n += 1
+        self.molecules += n_molecules
+
+
+def log_training(run: Run, window: _Window, terms: dict[str, torch.Tensor], bar: tqdm) -> _Window:
+    """Every ``log_every`` steps: the window's means (over ranks) as a training row; returns the window to go on
+    with (a fresh one after a row)."""
+    if run.state["step"] % run.config.train.log_every != 0:
+        return window
+    seconds = time.perf_counter() - window.t0
+    means = mean_over_ranks(run.ctx, {k: window.sums[k] / window.n for k in run.logged})
+    row: dict[str, Any] = {k: round(v, 5) for k, v in means.items()}
+    beta = float(terms["beta"])
+    row.update(step=run.state["step"], epoch=run.state["epoch"], split="train", beta=round(beta, 6),
+               lr=round(float(terms["lr"]), 8), elapsed_s=round(run.state["elapsed_s"], 2),
+               molecules_per_s=round(window.molecules * run.ctx.world_size / seconds, 1))
+    if run.ctx.is_main:
+        run.log.add(row)
+        run.log.flush()
+    bar.set_postfix(loss=row["loss"], rec=row["reconstruction"], kl=row["kl"], beta=round(beta, 4),
+                    acc=row["token_accuracy"])
+    return _Window()
+
+
+class _Progress:
+    """The progress bar, and the validation figures: shown on it, warned about (posterior collapse, once) and kept
+    with the step they were taken at."""
+
+    def __init__(self, run: Run, progress: bool) -> None:
+        self.bar = tqdm(total=run.total, initial=run.state["step"], disable=not (progress and run.ctx.is_main),
+                        desc="train", unit="step", leave=True, dynamic_ncols=True)
+        self.collapse_shown = False
+        self.last_validation: dict[str, float] = {}
+        self.validated_at = -1
+
+    def validated(self, run: Run, result: dict[str, float]) -> None:
+        self.last_validation, self.validated_at = result, run.state["step"]
+        warning = collapse_warning(result, run.state["step"], run.config)
+        if warning and not self.collapse_shown and not self.bar.disable:  # the result repeats it at the end
+            self.collapse_shown = True
+            self.bar.write(f"warning: {warning}", file=sys.stderr)
+        if result:
+            self.bar.set_postfix(val_loss=round(result["loss"], 3), rec_rate=round(result["reconstruction_rate"], 3),
+                                 valid=round(result["prior_validity"], 3))
+
+
+def train_epoch(run: Run, flag: _StopFlag, progress: _Progress, started: float, elapsed_before: float,
+                window: _Window) -> tuple[str, _Window]:
+    """Steps through the rest of the current epoch's batches, validating every ``val_every`` steps and when
+    stopping; returns why it stopped ('' at the epoch's end) and the window of steps not yet logged."""
+    cfg, state = run.config.train, run.state
+    batches = bucket_batches(run.corpus.lengths[run.train_idx], cfg.batch_size, cfg.seed, state["epoch"],
+                             run.ctx.rank, run.ctx.world_size)
+    stop = ""
+    while state["batch"] < len(batches):
+        rows = run.train_idx[batches[state["batch"]]]
+        terms, stop = train_step(run, rows, flag, started)
+        state["elapsed_s"] = elapsed_before + time.monotonic() - started
+        window.add(terms, run.logged, len(rows))
+        progress.bar.update(1)
+        window = log_training(run, window, terms, progress.bar)
+        if state["batch"] == len(batches):
+            state["epoch"], state["batch"] = state["epoch"] + 1, 0
+        if state["step"] % cfg.val_every == 0 or stop:
+            progress.validated(run, run_validation(run))
+            window.t0 = time.perf_counter()
+        if stop or state["batch"] == 0:
+            break
+    return stop, window
+
+
+def fit(
+    data: str | Path,
+    config: Config,
+    out: str | Path | None = None,
+    resume: str | Path | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train a VAE on a SMILES file into a run folder (new, or ``resume``'s); returns where it stopped.
+
+    Under torchrun every process calls this: batches are sharded (``batch_size`` is per process), gradients are
+    averaged by DistributedDataParallel, logged figures are averaged over ranks, and only rank 0 validates and
+    writes files.
+    """
+    run = set_up(data, config, out, resume)
+    started, elapsed_before = time.monotonic(), run.state["elapsed_s"]
+    bar, window = _Progress(run, progress), _Window()
+    stopped_by = ""
     with _StopFlag() as flag:
-        while state["epoch"] < cfg.epochs and stopped_by == "epochs":
-            batches = bucket_batches(train_lengths, cfg.batch_size, cfg.seed, state["epoch"], ctx.rank, ctx.world_size)
-            while state["batch"] < len(batches):
-                rows = train_idx[batches[state["batch"]]]
-                batch_ids, batch_lengths = (t.to(device) for t in collate(ids, corpus.lengths, rows))
-                step = state["step"]
-                beta, lr = kl_weight_at(step, cfg), lr_at(step, total, cfg)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                with autocast(device, cfg.precision):
-                    out = trainer(batch_ids, batch_lengths, word_dropout=cfg.word_dropout)
-                terms = vae_loss(out["logits"], out["targets"], out["mu"], out["logvar"], beta, cfg.free_bits,
-                                 vocab.pad_id)
-                if targets is not None:
-                    terms["property_loss"] = property_loss(out["properties"].float(),
-                                                           torch.from_numpy(targets[rows]).to(device))
-                    terms["loss"] = terms["loss"] + cfg.property_weight * terms["property_loss"]
-                # one collective a step settles what every rank must agree on
-                not_finite, out_of_time, interrupted = any_true(ctx, [
-                    not bool(torch.isfinite(terms["loss"])),
-                    max_time is not None and time.monotonic() - started >= max_time,
-                    flag.stop,
-                ])
-                if not_finite:
-                    raise TrainingError(
-                        f"the loss became {float(terms['loss'].detach())} at step {step + 1}; stopped. The last good "
-                        f"checkpoint is {run_dir / 'last.safetensors'} (try a lower lr or clip_grad)"
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                terms["loss"].backward()
-                if cfg.clip_grad > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
-                optimizer.step()
-                state["step"] += 1
-                state["batch"] += 1
-                state["elapsed_s"] = elapsed_before + time.monotonic() - started
-                logged = ("loss", "reconstruction", "kl", "token_accuracy") + (("property_loss",) if targets is not None
-                                                                                else ())
-                for key in logged:
-                    window[key] = window.get(key, 0.0) + float(terms[key].detach())
-                window["n"] += 1
-                window["molecules"] += len(rows)
-                bar.update(1)
-                if state["step"] % cfg.log_every == 0:
-                    seconds = time.perf_counter() - window["t0"]
-                    means = mean_over_ranks(ctx, {k: window[k] / window["n"] for k in logged})
-                    row = {k: round(v, 5) for k, v in means.items()}
-                    row.update(step=state["step"], epoch=state["epoch"], split="train", beta=round(beta, 6),
-                               lr=round(lr, 8), elapsed_s=round(state["elapsed_s"], 2),
-                               molecules_per_s=round(window["molecules"] * ctx.world_size / seconds, 1))
-                    if ctx.is_main:
-                        log.add(row)
-                        log.flush()
-                    bar.set_postfix(loss=row["loss"], rec=row["reconstruction"], kl=row["kl"], beta=round(beta, 4),
-                                    acc=row["token_accuracy"])
-                    window = {"n": 0, "molecules": 0, "t0": time.perf_counter()}
-                if state["batch"] == len(batches):
-                    state["epoch"], state["batch"] = state["epoch"] + 1, 0
-                if cfg.max_steps and state["step"] >= cfg.max_steps:
-                    stopped_by = "max_steps"
-                elif out_of_time:
-                    stopped_by = "max_time"
-                elif interrupted:
-                    stopped_by = "interrupt"
-                if state["step"] % cfg.val_every == 0 or (stopped_by != "epochs"):
-                    last_validation = run_validation()
-                    validated_at = state["step"]
-                    window["t0"] = time.perf_counter()
-                    warning = collapse_warning(last_validation, state["step"], config)
-                    if warning and not collapse_shown and not bar.disable:  # the result repeats it at the end
-                        collapse_shown = True
-                        bar.write(f"warning: {warning}", file=sys.stderr)
-                    if last_validation:
-                        bar.set_postfix(val_loss=round(last_validation["loss"], 3),
-                                        rec_rate=round(last_validation["reconstruction_rate"], 3),
-                                        valid=round(last_validation["prior_validity"], 3))
-                if stopped_by != "epochs" or state["batch"] == 0:
-                    break
-    bar.close()
-    if validated_at != state["step"]:
-        last_validation = run_validation()
-    final = collapse_warning(last_validation, state["step"], config)
-    if ctx.is_main:
-        from molvae.training.plots import plot_loss_curve
-
-        plot_loss_curve(run_dir / "metrics.csv", run_dir / "loss_curve.png")
-    shutdown(ctx)
-    return TrainResult(run_dir, state["step"], state["epoch"], state["best_val_loss"], last_validation, stopped_by,
-                       model, ctx.rank, [final] if final else [])
+        while run.state["epoch"] < config.train.epochs and not stopped_by:
+            stopped_by, window = train_epoch(run, flag, bar, started, elapsed_before, window)
+    bar.bar.close()
+    last_validation = bar.last_validation
+    if bar.validated_at != run.state["step"]:
+        last_validation = run_validation(run)
+    final = collapse_warning(last_validation, run.state["step"], config)
+    if run.ctx.is_main:
+        plot_loss_curve(run.run_dir / "metrics.csv", run.run_dir / "loss_curve.png")
+    shutdown(run.ctx)
+    return TrainResult(run.run_dir, run.state["step"], run.state["epoch"], run.state["best_val_loss"],
+                       last_validation, stopped_by or "epochs", run.model, run.ctx.rank, [final] if final else [])
