@@ -15,12 +15,15 @@ import torch
 from molvae.chemistry import chem
 from molvae.chemistry.novelty import smiles_hashes
 from molvae.chemistry.scoring import score_smiles
+from molvae.chemistry.standardize import Standardized, check_policy, standardize_many
+from molvae.chemistry.standardize import summary as standardization_summary
 from molvae.device import resolve_device, resolve_precision
-from molvae.errors import CheckpointError, ConfigError, DataError, MolVAEError, VocabularyError
+from molvae.errors import CheckpointError, ConfigError, DataError, TokenizeError, VocabularyError
 from molvae.model.checkpoint import Checkpoint, load_checkpoint
 from molvae.model.sampling import around, decode_z, path, prior_batches
 from molvae.smiles.corpus import load_corpus
 from molvae.smiles.files import file_sha256, read_rows
+from molvae.smiles.tokenizer import tokenize
 
 SOURCES = ("prior", "aggregate")
 
@@ -102,33 +105,70 @@ class MolVAE:
             raise VocabularyError(f"{canonical!r}: RDKit cannot write it in Kekulé form, the form this model reads")
         return written
 
+    def missing_tokens(self, written: str) -> list[str]:
+        """The tokens of a written SMILES this model's vocabulary lacks (a description when it is too long or does not
+        tokenize); empty when the model can read it."""
+        try:
+            self.vocab.token_ids(written)
+        except VocabularyError:
+            try:
+                unknown = sorted({t for t in tokenize(written) if t not in self.vocab.index})
+            except TokenizeError as exc:
+                return [f"(cannot tokenize: {exc})"]
+            return unknown or [f"(longer than max_length = {self.vocab.max_length} tokens)"]
+        except TokenizeError as exc:
+            return [f"(cannot tokenize: {exc})"]
+        return []
+
+    def standardize(self, smiles: Sequence[str] | str, policy: str = "auto") -> list[Standardized]:
+        """Each molecule as this model will read it: what changed ('salt removed', 'charge neutralized', 'stereo
+        removed', 'isotopes removed') and the tokens still missing (``molvae.chemistry.standardize``). ``policy``:
+        'auto' changes a molecule only as far as the vocabulary requires, 'always' applies every change, 'none'
+        none."""
+        smiles = [smiles] if isinstance(smiles, str) else list(smiles)
+        return standardize_many([s if isinstance(s, str) else "" for s in smiles], self.missing_tokens, policy,
+                                self.config.data.kekule)
+
+    @staticmethod
+    def _unreadable(result: Standardized, policy: str) -> VocabularyError:
+        if result.smiles is None:
+            return VocabularyError(f"{result.given!r} is not a valid SMILES string (RDKit cannot parse it)")
+        if result.written is None:
+            return VocabularyError(f"{result.smiles!r}: RDKit cannot write it in Kekulé form, the form this model reads")
+        hint = "" if policy != "none" else "; --standardize auto (the default) may make it readable"
+        changed = f" after {result.note}" if result.changes else ""
+        return VocabularyError(f"molecule {result.given!r}{changed} has token(s) {list(result.missing)} that the "
+                               f"vocabulary lacks{hint}")
+
     @torch.no_grad()
     def encode(
         self, smiles: Sequence[str] | str, sample: bool = False, errors: str = "raise", seed: int | None = None,
-        batch_size: int = 1024,
+        batch_size: int = 1024, standardize: str = "auto",
     ) -> torch.Tensor:
         """z (B, Z) of each molecule: the posterior mean, or a draw with ``sample=True``.
 
-        Molecules are canonicalized first (and written in Kekulé form for a model trained on it). One the model
-        cannot read (invalid, unknown tokens, too long) raises ``MolVAEError`` naming it; with ``errors="skip"`` its
-        row is NaN instead.
+        Molecules are standardized to what the model can express (``standardize``: auto | always | none; see
+        ``MolVAE.standardize``, which tells what changed), canonicalized and written in the model's form (Kekulé for
+        a model trained on it). One the model cannot read (invalid, unknown tokens, too long) raises
+        ``MolVAEError`` naming it; with ``errors="skip"`` its row is NaN instead.
         """
         if errors not in ("raise", "skip"):
             raise ConfigError(f"errors = {errors!r}; expected 'raise' or 'skip'")
+        check_policy(standardize)
         smiles = [smiles] if isinstance(smiles, str) else list(smiles)
         _check_count("batch_size", batch_size)
-        rows: list[list[int] | None] = []
-        for s in smiles:
-            try:
-                canonical = chem.canonical_smiles(s) if isinstance(s, str) else None
-                if canonical is None:
-                    raise VocabularyError(f"{s!r} is not a valid SMILES string (RDKit cannot parse it)")
-                rows.append(self.vocab.token_ids(self.written(canonical)))
-            except MolVAEError:
-                if errors == "raise":
-                    raise
-                rows.append(None)
-        out = torch.full((len(smiles), self.latent_dim), float("nan"))
+        results = self.standardize(smiles, standardize)
+        bad = next((r for r in results if not r.ok), None)
+        if bad is not None and errors == "raise":
+            raise self._unreadable(bad, standardize)
+        return self._encode_readable(results, sample, seed, batch_size)
+
+    @torch.no_grad()
+    def _encode_readable(self, results: Sequence[Standardized], sample: bool, seed: int | None,
+                         batch_size: int) -> torch.Tensor:
+        """z (B, Z) of the standardized molecules the model can read; NaN rows for the others."""
+        rows = [self.vocab.token_ids(r.written) if r.ok else None for r in results]
+        out = torch.full((len(rows), self.latent_dim), float("nan"))
         good = [i for i, r in enumerate(rows) if r is not None]
         generator = _seeded(seed) if sample else None
         for start in range(0, len(good), batch_size):
@@ -235,13 +275,15 @@ class MolVAE:
 
     def interpolate(
         self, start: str, end: str, n_steps: int = 10, method: str = "slerp", temperature: float = 0.0,
-        seed: int | None = None,
+        seed: int | None = None, standardize: str = "auto",
     ) -> list[str]:
-        """Valid molecules decoded along the path from ``start`` to ``end`` in z, consecutive repeats removed."""
+        """Valid molecules decoded along the path from ``start`` to ``end`` in z, consecutive repeats removed. The
+        two ends are standardized to what the model can express (``standardize``; ``MolVAE.standardize`` says
+        what changed)."""
         _check_count("n_steps", n_steps)
         if method not in ("slerp", "linear"):
             raise ConfigError(f"method = {method!r}; expected 'slerp' or 'linear'")
-        z = self.encode([start, end])
+        z = self.encode([start, end], standardize=standardize)
         decoded = self.decode(path(z[0], z[1], max(2, n_steps), method), temperature=temperature, seed=seed)
         out: list[str] = []
         for smiles in decoded:
@@ -251,17 +293,19 @@ class MolVAE:
 
     def neighbors(
         self, smiles: str, n: int = 50, radius: float = 0.5, seed: int | None = None, max_tries: int = 20,
+        standardize: str = "auto",
     ) -> list[str]:
-        """Up to n valid, unique molecules decoded (greedily) from points around the molecule's z, itself excluded."""
+        """Up to n valid, unique molecules decoded (greedily) from points around the molecule's z, itself (as given
+        and as standardized) excluded."""
         _check_count("n", n)
         _check_number("radius", radius, strict=True)
-        z = self.encode([smiles])[0]
-        itself = chem.canonical_smiles(smiles)
+        z = self.encode([smiles], standardize=standardize)[0]
+        itself = {chem.canonical_smiles(smiles), self.standardize(smiles, standardize)[0].smiles}
         generator = _seeded(seed)
         found: dict[str, None] = {}
         for _ in range(max_tries):
             for candidate in self.decode(around(z, 2 * n, radius, generator)):
-                if candidate is not None and candidate != itself:
+                if candidate is not None and candidate not in itself:
                     found.setdefault(candidate)
             if len(found) >= n:
                 break
@@ -283,7 +327,8 @@ class MolVAE:
                 if not info or not data.is_file() or file_sha256(data) != info.get("sha256"):
                     return None
                 corpus = load_corpus(data, self.config.data.smiles_column, self.config.data.max_length,
-                                     kekule=self.config.data.kekule)
+                                     kekule=self.config.data.kekule,
+                                     standardize=self.config.data.standardize == "always")
                 self._training_hashes = smiles_hashes(corpus.smiles)
         return self._training_hashes
 
@@ -300,23 +345,28 @@ class MolVAE:
 
     def encode_file(
         self, path: str | Path, smiles_column: str | None = None, errors: str = "raise", sample: bool = False,
-        seed: int | None = None,
-    ) -> tuple[torch.Tensor, list[int]]:
-        """z (N, Z) of every row of a SMILES file and the rows' line numbers; unreadable rows raise an error naming
-        file and line, or become NaN rows with ``errors="skip"``."""
+        seed: int | None = None, standardize: str = "auto",
+    ) -> tuple[torch.Tensor, pd.DataFrame]:
+        """z (N, Z) of every row of a SMILES file, and a table of the rows: line, smiles (as given), standardized
+        (what changed, '' for nothing), missing (tokens the model lacks, '' when it can read the row). Unreadable
+        rows raise an error naming file and line, or become NaN rows with ``errors="skip"``."""
+        check_policy(standardize)
         rows = read_rows(path, smiles_column)
         if not rows[1]:
             raise DataError(f"{path}: no rows to encode")
         lines, raws = [line for line, _ in rows[1]], [raw for _, raw in rows[1]]
-        z = self.encode(raws, sample=sample, errors="skip", seed=seed)
-        bad = torch.isnan(z).any(dim=1).nonzero().flatten().tolist()
-        if bad and errors == "raise":
-            try:
-                self.encode([raws[bad[0]]])
-            except MolVAEError as exc:
-                raise DataError(f"{path}:{lines[bad[0]]}: {exc} ({len(bad)} row(s) cannot be encoded; "
-                                "--errors skip writes NaN rows for them)") from exc
-        return z, lines
+        results = self.standardize(raws, standardize)
+        bad = next((i for i, r in enumerate(results) if not r.ok), None)
+        if bad is not None and errors == "raise":
+            n_bad = sum(1 for r in results if not r.ok)
+            raise DataError(f"{path}:{lines[bad]}: {self._unreadable(results[bad], standardize)} ({n_bad} row(s) "
+                            "cannot be encoded; --errors skip writes NaN rows for them)")
+        z = self._encode_readable(results, sample, seed, 1024)
+        table = pd.DataFrame({"line": lines, "smiles": raws, "standardized": [r.note for r in results],
+                              "missing": [" ".join(r.missing) if r.smiles is not None else "(invalid SMILES)"
+                                          for r in results]})
+        table.attrs["summary"] = standardization_summary(results)
+        return z, table
 
     def sample_frame(
         self, n: int, temperature: float | None = None, seed: int | None = None, source: str = "prior",

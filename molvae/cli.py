@@ -107,6 +107,23 @@ def _output_options(func):  # noqa: ANN001, ANN202
                         help="Output file (default: CSV on stdout).")(func)
 
 
+def _standardize_option(func):  # noqa: ANN001, ANN202
+    return click.option("--standardize", type=click.Choice(["auto", "always", "none"]), default="auto",
+                        show_default=True,
+                        help="Fit molecules to what the model can express: auto changes one only as far as the "
+                             "model's vocabulary needs (salt, charge, stereo, isotopes), always applies every "
+                             "change, none refuses what the model cannot read. What changed is reported.")(func)
+
+
+def _report_standardization(vae: Any, smiles: list[str], policy: str) -> None:
+    """The one-line standardization summary on stderr, when something changed or cannot be expressed."""
+    from molvae.chemistry.standardize import summary
+
+    line = summary(vae.standardize(smiles, policy))
+    if line:
+        click.echo(line, err=True)
+
+
 def _emit(frame: Any, output: Path | None) -> None:
     from molvae.outputs import csv_bytes, write_csv
 
@@ -189,17 +206,24 @@ def score(file: Path, smiles_column: str | None, n_jobs: int, output: Path | Non
               help="skip: rows that cannot be encoded become NaN rows.")
 @click.option("--sample", "draw", is_flag=True, help="Draw z from q(z|x) instead of taking its mean.")
 @click.option("--seed", type=int, default=None)
+@_standardize_option
 @_model_option
 def encode(file: Path, output: Path, force: bool, smiles_column: str | None, errors: str, draw: bool,
-           seed: int | None, model_path: Path | None, device: str, precision: str) -> None:
-    """Encode the molecules of FILE into latent vectors (one row per input row)."""
+           seed: int | None, standardize: str, model_path: Path | None, device: str, precision: str) -> None:
+    """Encode the molecules of FILE into latent vectors (one row per input row). Rows that were standardized or
+    cannot be read are listed in OUTPUT's side file NAME.standardized.csv (line, smiles, standardized, missing)."""
     from molvae.api import MolVAE
-    from molvae.outputs import check_writable, write_array
+    from molvae.outputs import check_writable, write_array, write_csv
 
     check_writable(output, force, (".npy", ".csv"))
     vae = MolVAE.load(model_path, device=device, precision=precision)
-    z, _ = vae.encode_file(file, smiles_column, errors, draw, seed)
+    z, table = vae.encode_file(file, smiles_column, errors, draw, seed, standardize=standardize)
     write_array(z.numpy(), output)
+    noted = table[(table.standardized != "") | (table.missing != "")]
+    if len(noted):
+        side = output.with_name(output.name.rsplit(".", 1)[0] + ".standardized.csv")
+        write_csv(noted, side)
+        click.echo(f"{table.attrs['summary']} (rows listed in {side})", err=True)
     skipped = int(z.isnan().any(dim=1).sum())
     click.echo(f"{len(z)} rows encoded to {output}" + (f", {skipped} NaN rows (skipped)" if skipped else ""), err=True)
 
@@ -232,19 +256,26 @@ def decode(file: Path, temperature: float, n_attempts: int, beam_width: int, see
 @click.argument("end")
 @click.option("--steps", type=int, default=10, show_default=True)
 @click.option("--method", type=click.Choice(["slerp", "linear"]), default="slerp", show_default=True)
+@_standardize_option
 @_model_option
 @_output_options
-def interpolate(start: str, end: str, steps: int, method: str, model_path: Path | None, device: str, precision: str,
-                output: Path | None, force: bool) -> None:
+def interpolate(start: str, end: str, steps: int, method: str, standardize: str, model_path: Path | None, device: str,
+                precision: str, output: Path | None, force: bool) -> None:
     """Molecules decoded along the latent path from START to END (SMILES), consecutive repeats removed."""
     import pandas as pd
 
     from molvae.api import MolVAE
+    from molvae.chemistry import chem
     from molvae.outputs import check_writable
 
     check_writable(output, force, (".csv",))
     vae = MolVAE.load(model_path, device=device, precision=precision)
-    _emit(pd.DataFrame({"smiles": vae.interpolate(start, end, n_steps=steps, method=method)}), output)
+    path = vae.interpolate(start, end, n_steps=steps, method=method, standardize=standardize)
+    _report_standardization(vae, [start, end], standardize)
+    given = [chem.to_mol(start), chem.to_mol(end)]  # similarity to the molecules as given, not as standardized
+    mols = [chem.to_mol(s) for s in path]
+    _emit(pd.DataFrame({"smiles": path, "similarity_start": [round(chem.tanimoto(m, given[0]), 4) for m in mols],
+                        "similarity_end": [round(chem.tanimoto(m, given[1]), 4) for m in mols]}), output)
 
 
 @main.command()
@@ -262,10 +293,11 @@ def interpolate(start: str, end: str, steps: int, method: str, model_path: Path 
               help="Folder for metrics.json, metrics.md, histograms.png, molecules.png.")
 @click.option("--force", is_flag=True, help="Write into an existing non-empty output folder.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@_standardize_option
 @(lambda func: _model_option(func, "none, no reconstruction figures"))
 def evaluate(samples: Path, references: tuple[str, ...], train_file: Path | None, fcd: bool, n_reconstruct: int,
-             n_jobs: int, output: Path | None, force: bool, quiet: bool, model_path: Path | None, device: str,
-             precision: str) -> None:
+             n_jobs: int, output: Path | None, force: bool, quiet: bool, standardize: str, model_path: Path | None,
+             device: str, precision: str) -> None:
     """MOSES metrics of the SMILES in SAMPLES against reference sets (and reconstruction with --model)."""
     from molvae.errors import ConfigError
     from molvae.evaluation.evaluate import evaluate_samples, load_reference, load_training_set, read_smiles
@@ -292,7 +324,7 @@ def evaluate(samples: Path, references: tuple[str, ...], train_file: Path | None
 
         vae = MolVAE.load(model_path, device=device, precision=precision)
         held_out = read_smiles(pairs[0][1])[:n_reconstruct]
-        result.metrics.update(reconstruction(vae, held_out))
+        result.metrics.update(reconstruction(vae, held_out, standardize=standardize))
     for key, value in result.metrics.items():
         click.echo(f"{key:<22}{value:.4f}")
     if output is not None:
@@ -344,12 +376,13 @@ def fit_properties(data: Path, properties: str, output: Path, force: bool, smile
 @click.option("--radius", type=float, default=0.5, show_default=True, help="Search radius around start z (bo, random).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--smiles-column", default=None, help="SMILES column of the start file.")
+@_standardize_option
 @_model_option
 @_output_options
 def optimize(objective: str, start_file: Path | None, method: str, budget: int, n_steps: int,
              similarity: float | None, target: str | None, max_sa: float | None, allow_degenerate: bool,
-             radius: float, seed: int, smiles_column: str | None, model_path: Path | None, device: str, precision: str,
-             output: Path | None, force: bool) -> None:
+             radius: float, seed: int, smiles_column: str | None, standardize: str, model_path: Path | None,
+             device: str, precision: str, output: Path | None, force: bool) -> None:
     """Optimize molecules in latent space: CSV of start,start_score,smiles,score,similarity,sa,step,oracle_calls,
     method, best first (the z of each row goes to OUTPUT with suffix .z.npy)."""
     from molvae.api import MolVAE
@@ -364,8 +397,10 @@ def optimize(objective: str, start_file: Path | None, method: str, budget: int, 
     vae = MolVAE.load(model_path, device=device, precision=precision)
     start = None
     if start_file is not None:  # every start row must be one the model can read: an error names file and line
-        vae.encode_file(start_file, smiles_column, errors="raise")
+        _, table = vae.encode_file(start_file, smiles_column, errors="raise", standardize=standardize)
         start = [raw for _, raw in read_rows(start_file, smiles_column)[1]]
+        if table.attrs["summary"]:
+            click.echo(table.attrs["summary"], err=True)
 
     def emit(frame) -> None:  # noqa: ANN001
         _emit(frame.drop(columns="z"), output)
@@ -375,7 +410,7 @@ def optimize(objective: str, start_file: Path | None, method: str, budget: int, 
     try:
         frame = vae.optimize(fn, start=start, method=method, n_steps=n_steps, budget=budget, similarity=similarity,
                              seed=seed, target=target, max_sa=max_sa, allow_degenerate=allow_degenerate,
-                             radius=radius, progress=True)
+                             radius=radius, progress=True, standardize=standardize)
     except OptimizationError as exc:
         if exc.results is not None:
             emit(exc.results)

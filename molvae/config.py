@@ -54,9 +54,11 @@ class DataConfig:
     strict: bool = False  # fail at the first bad row instead of skipping and reporting it
     properties: str = ""  # numeric columns the property predictor learns, comma-separated ('logP,qed,SAS'); '' none
     kekule: bool = True  # read and write Kekulé SMILES (C1=CC=CC=C1, no aromatic tokens) instead of aromatic ones
+    standardize: str = "none"  # 'always': largest fragment, neutralized, no stereo or isotopes, before tokenizing
 
     def __post_init__(self) -> None:
         _check_positive_ints(self, ("max_length",))
+        _check(self.standardize in ("none", "always"), "standardize", self.standardize, "'none' or 'always'")
         _check_fraction("val_fraction", self.val_fraction, low_open=True)
         names = property_names(self.properties)
         _check(len(set(names)) == len(names), "properties", self.properties, "distinct column names")

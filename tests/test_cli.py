@@ -148,7 +148,11 @@ def test_encode_decode_and_interpolate(overfit_model, tmp_path: Path) -> None:  
     decoded = [line.split(",", 1)[1] for line in out.splitlines()[1:]]
     assert sum(a == b for a, b in zip(decoded, smiles[:5])) >= 4
     code, out, _ = run("interpolate", smiles[0], smiles[1], "--steps", "6", "--model", model)
-    assert code == 0 and out.splitlines()[1] == smiles[0] and out.splitlines()[-1] == smiles[1]
+    rows = [line.split(",") for line in out.splitlines()]
+    assert code == 0 and rows[0] == ["smiles", "similarity_start", "similarity_end"]
+    assert rows[1][0] == smiles[0] and rows[-1][0] == smiles[1]
+    # similarity to the molecules as given: 1 at each end of the path
+    assert float(rows[1][1]) == 1.0 and float(rows[-1][2]) == 1.0
 
 
 def test_encode_names_file_and_line_of_an_unencodable_row_or_skips_it(overfit_model, tmp_path: Path) -> None:  # noqa: ANN001

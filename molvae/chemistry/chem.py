@@ -24,14 +24,21 @@ _CYCLE_MEAN, _CYCLE_STD = -0.0485696876403053, 0.2860212110245455
 PROPERTY_NAMES = ("qed", "logP", "SA", "MW", "penalized_logP")
 
 
+_QUIET_DEPTH = [0]  # nested quiet blocks: the log comes back when the outermost one ends
+
+
 @contextlib.contextmanager
 def quiet_rdkit() -> Iterator[None]:
-    """Silence RDKit's parse warnings and errors inside the block."""
-    RDLogger.DisableLog("rdApp.*")
+    """Silence RDKit's log (parse warnings and errors, MolStandardize's notes) inside the block; blocks nest."""
+    if _QUIET_DEPTH[0] == 0:
+        RDLogger.DisableLog("rdApp.*")
+    _QUIET_DEPTH[0] += 1
     try:
         yield
     finally:
-        RDLogger.EnableLog("rdApp.*")
+        _QUIET_DEPTH[0] -= 1
+        if _QUIET_DEPTH[0] == 0:
+            RDLogger.EnableLog("rdApp.*")
 
 
 MAX_SMILES_CHARS = 10_000  # longer strings are not parsed: treated as invalid (a million-character line costs nothing)

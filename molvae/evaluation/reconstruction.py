@@ -7,12 +7,14 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from molvae.chemistry import chem
+from molvae.model.latent import LatentModel
 from molvae.model.vae import kl_per_dim
 
 
-def reconstruction(vae, smiles: Sequence[str], k: int = 10, beam_width: int = 5, seed: int = 0) -> dict[str, float]:  # noqa: ANN001
-    """Exact (canonical) reconstruction of ``smiles`` by a ``MolVAE``.
+def reconstruction(vae: LatentModel, smiles: Sequence[str], k: int = 10, beam_width: int = 5, seed: int = 0,
+                   standardize: str = "auto") -> dict[str, float]:
+    """Exact (canonical) reconstruction of ``smiles`` by a ``MolVAE``: each molecule is standardized to what the
+    model can express (``standardize``) and its standardized form is the target (``n_standardized`` counts them).
 
     - ``recon_greedy``: greedy decode of the encoder mean; ``recon_beam``: beam search of width ``beam_width``;
     - ``recon_sampled@k``: share of molecules that at least one of k draws z ~ q(z|x), greedily decoded, gives back
@@ -21,12 +23,14 @@ def reconstruction(vae, smiles: Sequence[str], k: int = 10, beam_width: int = 5,
       ``kl_per_dim``: mean KL(q(z|x) || N(0, I)) per dimension, in nats.
     Molecules the vocabulary cannot express are counted as failures (``n_unencodable``).
     """
-    target = chem.canonicalize_many(list(smiles))
-    mu = vae.encode(smiles, errors="skip")
+    prepared = vae.standardize(list(smiles), standardize)
+    target = [r.smiles for r in prepared]
+    mu = vae.encode(smiles, errors="skip", standardize=standardize)
     ok = ~torch.isnan(mu).any(dim=1)
     index = ok.nonzero().flatten()
     n = len(smiles)
-    out: dict[str, float] = {"n": float(n), "n_unencodable": float(n - len(index))}
+    out: dict[str, float] = {"n": float(n), "n_unencodable": float(n - len(index)),
+                             "n_standardized": float(sum(1 for r in prepared if r.changes))}
     if len(index) == 0:
         return out
     goal = [target[i] for i in index.tolist()]
@@ -37,10 +41,10 @@ def reconstruction(vae, smiles: Sequence[str], k: int = 10, beam_width: int = 5,
     out["recon_beam"] = float(np.sum([a == b for a, b in zip(beam, goal)]) / n)
     hit = np.zeros(len(index), dtype=bool)
     for attempt in range(k):
-        draws = vae.encode(good, sample=True, seed=seed + attempt)
+        draws = vae.encode(good, sample=True, seed=seed + attempt, standardize=standardize)
         hit |= np.array([a == b for a, b in zip(vae.decode(draws), goal)])
     out[f"recon_sampled@{k}"] = float(hit.sum() / n)
-    ids, lengths = vae.vocab.encode([vae.written(chem.canonical_smiles(s)) for s in good])
+    ids, lengths = vae.vocab.encode([prepared[i].written for i in index.tolist()])
     with torch.no_grad():
         mean, logvar = vae.model.encode(ids.to(vae.device), lengths.to(vae.device))
     out["active_units"] = float((mean.var(dim=0) > 0.01).sum()) if len(mean) > 1 else 0.0

@@ -6,13 +6,14 @@ imports ``api`` (not even for type hints) and each can be tested with a small st
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 
 from molvae.config import Config
 from molvae.model.vae import VAE
+from molvae.smiles.tokenizer import Vocabulary
 
 
 @runtime_checkable
@@ -21,6 +22,8 @@ class LatentModel(Protocol):
 
     model: VAE  # the network (its property head, when it has one, serves the gradient search)
     config: Config
+    vocab: Vocabulary
+    device: torch.device
 
     @property
     def latent_dim(self) -> int:
@@ -28,8 +31,13 @@ class LatentModel(Protocol):
         ...
 
     def encode(self, smiles: Sequence[str] | str, sample: bool = False, errors: str = "raise",
-               seed: int | None = None, batch_size: int = 1024) -> torch.Tensor:
-        """z (B, Z) of each molecule; with ``errors="skip"`` a molecule that cannot be read gives a NaN row."""
+               seed: int | None = None, batch_size: int = 1024, standardize: str = "auto") -> torch.Tensor:
+        """z (B, Z) of each molecule, standardized to what the model can express (auto | always | none); with
+        ``errors="skip"`` a molecule that cannot be read gives a NaN row."""
+        ...
+
+    def standardize(self, smiles: Sequence[str] | str, policy: str = "auto") -> list[Any]:
+        """``chemistry.standardize.Standardized`` of each molecule: as the model will read it, and what changed."""
         ...
 
     def decode(self, z: torch.Tensor | np.ndarray, temperature: float = 0.0, n_attempts: int = 1,

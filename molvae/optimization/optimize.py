@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -107,7 +108,7 @@ def _gradient(run: SearchRun, z0: torch.Tensor, n_steps: int, step_size: float, 
     head.eval()
     n = len(z0)
     pools: list[list[tuple[float, int, Candidate]]] = [[] for _ in range(n)]
-    seen = {(i, s) for i, s in enumerate(run.starts)}
+    seen = {(i, s) for i, s in enumerate(run.starts)} | {(i, s) for i, s in enumerate(run.standardized)}
     wanted = CANDIDATES_PER_CALL * max(1, run.oracle.budget - run.oracle.calls)
     owners = list(range(n)) * (1 + neighbours)
     z, found, idle = z0.clone(), 0, 0
@@ -211,13 +212,17 @@ def optimize(
     n_points: int = 100,
     neighbours: int = 3,
     progress: bool = False,
+    standardize: str = "auto",
 ) -> pd.DataFrame:
     """Optimize an objective in the latent space of ``vae``; every decoded candidate is scored by the objective.
 
     Returns a DataFrame (start, start_score, smiles, score, similarity, sa, step, oracle_calls, method, z) of the
     valid molecules found that meet the constraints, best first; ``z`` holds each row's latent vector (Z,).
-    ``frame.attrs`` holds ``oracle_calls`` and ``left_out`` (counts per broken constraint). With a similarity
-    constraint and ``bo``, each start molecule gets its own search with an equal share of the budget.
+    ``frame.attrs`` holds ``oracle_calls`` and ``left_out`` (counts per broken constraint). Start molecules are
+    standardized to what the model can express (``standardize``: auto | always | none); ``start``, ``start_score``
+    and ``similarity`` refer to the molecule as given, and ``standardized`` says what changed before encoding it.
+    With a similarity constraint and ``bo``, each start molecule gets its own search with an equal share of the
+    budget.
 
     Raises ``ConfigError`` for bad arguments (before any oracle call) and ``OptimizationError`` when the objective
     fails; its ``results`` holds the rows found before.
@@ -233,13 +238,16 @@ def optimize(
         if not canonical:
             raise ConfigError("method 'gradient' starts from molecules: pass start=[...]")
         _surrogate(vae, name)  # fail now if the predictor cannot serve this objective
-    z0 = vae.encode(canonical) if canonical else None  # raises naming a molecule the vocabulary cannot express
+    # the model reads each start in the form it can express; similarity and start scores stay with the given form
+    prepared = vae.standardize(canonical, standardize) if canonical else []
+    z0 = vae.encode(canonical, standardize=standardize) if canonical else None  # raises naming an unreadable start
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     oracle = Oracle(fn, budget, f"objective {name!r}")
     mols = [chem.to_mol(c) for c in canonical]
     bar = tqdm(total=budget, disable=not progress, desc=f"optimize {name} ({method})", unit="call")
     run = SearchRun(vae, oracle, method, canonical, mols, [], similarity, max_sa, allow_degenerate, bar=bar)
+    run.standardized = [r.smiles for r in prepared]
     try:
         try:
             run.start_scores = [oracle(c) for c in canonical]
@@ -258,11 +266,18 @@ def optimize(
         except BudgetSpent:
             pass
     except OptimizationError as exc:
-        exc.results = run.frame()
+        exc.results = _with_notes(run.frame(), canonical, prepared)
         raise
     finally:
         bar.close()
-    return run.frame()
+    return _with_notes(run.frame(), canonical, prepared)
+
+
+def _with_notes(frame: pd.DataFrame, canonical: list[str], prepared: list[Any]) -> pd.DataFrame:
+    """The result rows with a ``standardized`` column: what changed in each row's start before the model read it."""
+    notes = {c: r.note for c, r in zip(canonical, prepared)}
+    frame.insert(frame.columns.get_loc("z"), "standardized", frame.start.map(notes).fillna(""))
+    return frame
 
 
 def best_molecules(frame: pd.DataFrame, k: int = 3) -> pd.DataFrame:

@@ -49,6 +49,7 @@ class SearchRun:
     left_out: dict[str, int] = field(default_factory=lambda: {"invalid": 0, "similarity": 0, "sa": 0,
                                                                 "degenerate": 0})
     bar: Any = None
+    standardized: list[str | None] = field(default_factory=list)  # each start as the model read it
 
     def check(self, z: torch.Tensor, owners: Sequence[int], step: int) -> list[Candidate | None]:
         """Decode z (b, Z) greedily and apply the constraints (no oracle call): a candidate per row, None where the

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from molvae.chemistry import chem
+from molvae.chemistry.standardize import standardize_many
 from molvae.errors import DataError, TokenizeError
 from molvae.outputs import atomic_write, cache_dir
 from molvae.smiles.files import EMPTY_CELLS, check_input_path, file_sha256, read_rows
@@ -63,29 +64,34 @@ class Corpus:
         return f"{self.path}: {self.n_rows} rows, {len(self.smiles)} molecules kept, {len(self.rejected)} rejected ({detail})"
 
 
-def _canonicalize(raws: list[str], kekule: bool) -> list[tuple[str | None, str | None]]:
-    """(canonical SMILES, the string the model reads) of each raw string: canonical, or Kekulé when ``kekule``."""
+def _canonicalize(raws: list[str], kekule: bool, standardize: bool = False) -> list[tuple[str | None, str | None]]:
+    """(canonical SMILES, the string the model reads) of each raw string: canonical, or Kekulé when ``kekule``;
+    standardized first when ``standardize``."""
     if len(raws) < PARALLEL_MIN_ROWS or (os.cpu_count() or 1) < 2:
-        return _canonical_and_written(raws, kekule)
+        return _canonical_and_written(raws, kekule, standardize)
     n_jobs = os.cpu_count() or 1
     size = -(-len(raws) // (n_jobs * 4))
     chunks = [raws[i : i + size] for i in range(0, len(raws), size)]
     with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-        parts = pool.map(_canonical_and_written, chunks, [kekule] * len(chunks))
+        parts = pool.map(_canonical_and_written, chunks, [kekule] * len(chunks), [standardize] * len(chunks))
         return [pair for part in parts for pair in part]
 
 
-def _canonical_and_written(raws: list[str], kekule: bool) -> list[tuple[str | None, str | None]]:
+def _canonical_and_written(raws: list[str], kekule: bool, standardize: bool = False
+                           ) -> list[tuple[str | None, str | None]]:
+    if standardize:  # the largest fragment, neutralized, without stereo or isotopes (chemistry.standardize)
+        raws = [s.smiles or "" for s in standardize_many(raws, lambda written: [], "always")]
     canonical = chem.canonicalize_many(raws)
     written = chem.written_many([c or "" for c in canonical], kekule)
     return [(c, w if c is not None else None) for c, w in zip(canonical, written)]
 
 
 def validate_rows(
-    rows: Sequence[tuple[int, str]], max_length: int, kekule: bool = False
+    rows: Sequence[tuple[int, str]], max_length: int, kekule: bool = False, standardize: bool = False,
 ) -> tuple[list[str], list[int], list[list[str]], list[Rejected]]:
     """Canonical SMILES, lines and tokens of the usable rows, and the rejected rows (file order kept). The tokens
-    are those of the canonical SMILES, or (``kekule``) of its Kekulé form."""
+    are those of the canonical SMILES, or (``kekule``) of its Kekulé form; with ``standardize`` each row is first
+    reduced to its largest fragment, neutralized and stripped of stereo and isotopes."""
     rejected: list[Rejected] = []
     candidates: list[tuple[int, str]] = []
     char_limit = MAX_CHARS_PER_TOKEN * max_length + 8
@@ -96,7 +102,7 @@ def validate_rows(
             rejected.append(Rejected(line, raw[:200], f"too long ({len(raw)} characters; max_length = {max_length} tokens)"))
         else:
             candidates.append((line, raw))
-    canonical = _canonicalize([raw for _, raw in candidates], kekule)
+    canonical = _canonicalize([raw for _, raw in candidates], kekule, standardize)
     smiles, lines, tokens = [], [], []
     first_line: dict[str, int] = {}
     for (line, raw), (can, written) in zip(candidates, canonical):
@@ -143,11 +149,13 @@ def _padded_ids(tokens: list[list[str]], vocab: Vocabulary) -> tuple[np.ndarray,
 
 
 
-def _cache_key(content_sha256: str, smiles_column: str | None, max_length: int, kekule: bool) -> str:
+def _cache_key(content_sha256: str, smiles_column: str | None, max_length: int, kekule: bool,
+               standardize: bool = False) -> str:
     from rdkit import __version__ as rdkit_version
 
     settings = [content_sha256, READER_VERSION, _TOKEN_PATTERN, smiles_column, max_length, rdkit_version]
-    settings = json.dumps(settings + ["kekule"] if kekule else settings)  # aromatic caches keep their old keys
+    settings = settings + ["kekule"] if kekule else settings  # aromatic caches keep their old keys
+    settings = json.dumps(settings + ["standardize"] if standardize else settings)
     return hashlib.sha256(settings.encode()).hexdigest()[:32]
 
 
@@ -202,6 +210,7 @@ def load_corpus(
     strict: bool = False,
     use_cache: bool = True,
     kekule: bool = False,
+    standardize: bool = False,
 ) -> Corpus:
     """Read, validate, canonicalize and tokenize a SMILES file (cached by content hash and settings).
 
@@ -212,12 +221,12 @@ def load_corpus(
     path = Path(path)
     check_input_path(path)
     content_sha256 = file_sha256(path)
-    key = _cache_key(content_sha256, smiles_column, max_length, kekule)
+    key = _cache_key(content_sha256, smiles_column, max_length, kekule, standardize)
     target = cache_dir() / f"{key}.npz"
     corpus = _load_cache(target, path) if use_cache and target.exists() else None
     if corpus is None:
         column, rows = read_rows(path, smiles_column)
-        smiles, lines, tokens, rejected = validate_rows(rows, max_length, kekule)
+        smiles, lines, tokens, rejected = validate_rows(rows, max_length, kekule, standardize)
         vocab = Vocabulary.build(tokens, max_length=max_length)
         ids, lengths = _padded_ids(tokens, vocab)
         corpus = Corpus(path, column, smiles, np.asarray(lines, dtype=np.int64), ids, lengths, vocab, rejected,

@@ -240,7 +240,8 @@ def set_up(data: str | Path, config: Config, out: str | Path | None = None,
     data = Path(data)
     run_dir, checkpoint = _open_run_dir(ctx, data, out, resume)
     corpus = main_first(ctx, lambda: load_corpus(data, config.data.smiles_column, config.data.max_length,
-                                                 config.data.strict, kekule=config.data.kekule))
+                                                 config.data.strict, kekule=config.data.kekule,
+                                                 standardize=config.data.standardize == "always"))
     vocab = checkpoint.vocab if checkpoint else corpus.vocab
     ids = remap_to_vocab(corpus, vocab) if checkpoint else corpus.ids
     train_idx, val_idx = split_indices(len(corpus.smiles), config.data.val_fraction, cfg.seed)
