@@ -19,6 +19,8 @@ from molvae.chemistry.standardize import Standardized, check_policy, standardize
 from molvae.chemistry.standardize import summary as standardization_summary
 from molvae.device import resolve_device, resolve_precision
 from molvae.errors import CheckpointError, ConfigError, DataError, TokenizeError, VocabularyError
+from molvae.model.bundled import BUNDLED_MODEL as _BUNDLED_MODEL
+from molvae.model.bundled import bundled_model_path as _bundled_model_path
 from molvae.model.checkpoint import Checkpoint, load_checkpoint
 from molvae.model.sampling import around, decode_z, path, prior_batches
 from molvae.smiles.corpus import load_corpus
@@ -28,21 +30,12 @@ from molvae.smiles.tokenizer import tokenize
 SOURCES = ("prior", "aggregate")
 
 
-BUNDLED_MODEL = Path(__file__).parent / "models" / "default.safetensors"
+BUNDLED_MODEL = _BUNDLED_MODEL  # here so that tests can point it elsewhere
 
 
 def bundled_model_path() -> Path:
     """The model that ships inside the package, after checking its sha256 against the one recorded beside it."""
-    record = BUNDLED_MODEL.with_suffix(".sha256")
-    if not BUNDLED_MODEL.exists() or not record.exists():
-        raise CheckpointError("no bundled default model is installed with this copy of molvae; pass --model (a run "
-                              "folder or a .safetensors file written by `molvae train`)")
-    expected = record.read_text().split()[0]
-    actual = file_sha256(BUNDLED_MODEL)
-    if actual != expected:
-        raise CheckpointError(f"the bundled model {BUNDLED_MODEL} is damaged (sha256 {actual[:12]}..., expected "
-                              f"{expected[:12]}...); reinstall molvae")
-    return BUNDLED_MODEL
+    return _bundled_model_path(BUNDLED_MODEL)
 
 
 def _seeded(seed: int | None) -> torch.Generator:

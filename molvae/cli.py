@@ -72,6 +72,8 @@ def train(data: Path, config_file: Path | None, out: Path | None, resume: Path |
         if config_file is not None or out is not None:
             raise click.UsageError("--resume continues a run with its own config and folder; drop --config/--out")
         config = resume_config(resume, overrides)
+    elif overrides.get("init_from"):
+        config = _fine_tune_config(config_file, overrides)
     else:
         config = load_config(config_file).with_overrides(overrides)
     result = fit(data, config, out=out, resume=resume, progress=not quiet)
@@ -90,6 +92,23 @@ def train(data: Path, config_file: Path | None, out: Path | None, resume: Path |
                    err=True)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
+    for note in result.notes:
+        click.echo(note, err=True)
+
+
+def _fine_tune_config(config_file: Path | None, overrides: dict[str, Any]) -> Any:
+    """The config of a fine-tuning run: the given file, else the short fine-tuning schedule; the architecture is
+    the initial model's, so model options are refused."""
+    from molvae.config import ModelConfig
+    from molvae.training.finetune import ARCHITECTURE_KEYS, fine_tune_defaults
+
+    fixed = [f.name for f in dataclasses.fields(ModelConfig)] + list(ARCHITECTURE_KEYS)
+    clash = sorted(k for k in fixed if overrides.get(k) is not None)
+    if clash:
+        raise click.UsageError(f"--init-from takes the architecture from that model; drop {clash}")
+    if config_file is not None:
+        return load_config(config_file).with_overrides(overrides)
+    return fine_tune_defaults(load_config(None), overrides["init_from"]).with_overrides(overrides)
 
 
 def _model_option(func, default: str = "the bundled default model"):  # noqa: ANN001, ANN202

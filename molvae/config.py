@@ -131,6 +131,9 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: int = 0  # torch intra-op threads; 0: torch's default
     precision: str = "fp32"  # fp32 | bf16 (autocast)
+    init_from: str = ""  # fine-tuning: start from this model's weights (a run folder, a checkpoint, or 'bundled')
+    freeze_encoder: bool = False  # train the decoder only (the encoder and its Gaussian layer keep their weights)
+    patience: int = 0  # stop after this many validations in a row without a lower validation loss; 0: never
 
     def __post_init__(self) -> None:
         _check_positive_ints(self, ("batch_size", "epochs", "kl_warmup_steps", "kl_cycle_steps", "val_every"))
@@ -144,7 +147,7 @@ class TrainConfig:
         _check(self.kl_schedule in KL_SCHEDULES, "kl_schedule", self.kl_schedule, f"one of {KL_SCHEDULES}")
         _check(self.precision in PRECISIONS, "precision", self.precision, f"one of {PRECISIONS}")
         _check_fraction("word_dropout", self.word_dropout)
-        for name in ("max_steps", "threads", "seed"):
+        for name in ("max_steps", "threads", "seed", "patience"):
             value = getattr(self, name)
             _check(isinstance(value, int) and not isinstance(value, bool) and value >= 0, name, value, "an integer >= 0")
         _check(re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device) is not None, "device", self.device,

@@ -91,3 +91,14 @@ def test_masked_greedy_and_beam_search_agree_at_width_one() -> None:
     assert torch.equal(beam_search_ids(model, z, 40, width=1, syntax=syntax), greedy)
     beams = vocab.decode(beam_search_ids(model, z, 40, width=3, syntax=syntax))
     assert all(Chem.MolFromSmiles(s, sanitize=False) is not None for s in beams if len(tokenize(s)) < 40)
+
+
+def test_two_ring_labels_from_one_atom_may_not_both_close_on_another() -> None:
+    """'C12CCC12' would bond the first and last atom twice (RDKit: 'ring closure duplicates bond')."""
+    vocab = Vocabulary.build(["C1CC2CC12", "CC"])
+    syntax = SmilesSyntax(vocab)
+    state = syntax.start(1, 20)
+    for token in ["C", "1", "2", "C", "C", "C", "1"]:
+        state = syntax.advance(state, torch.tensor([vocab.index[token]]))
+    allowed = syntax.allowed(state)[0]
+    assert not allowed[vocab.index["2"]] and allowed[vocab.index["C"]]

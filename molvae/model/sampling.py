@@ -58,8 +58,7 @@ def decode_ids(
         elif greedy:
             tokens = logits.argmax(dim=-1)
         else:
-            probs = torch.softmax(logits / temperature, dim=-1)
-            tokens = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            tokens = draw(logits / temperature, generator)
         out[active, t] = tokens
         if state is not None:
             state = syntax.advance(state, tokens)
@@ -72,6 +71,17 @@ def decode_ids(
                 state = state.take(going.cpu())
     model.train(was_training)
     return out
+
+
+def draw(logits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One token per row from softmax(logits) (b, V) -> (b,), by inverse CDF over the unnormalized weights: one
+    uniform per row, and tokens appended at the end with negligible weight (a grown vocabulary) change nothing."""
+    weights = torch.exp(logits - logits.max(dim=-1, keepdim=True).values)  # (b, V), the largest is 1
+    cdf = weights.cumsum(dim=-1)  # a sequential scan per row on the CPU: the prefix sums do not depend on V
+    u = torch.rand(logits.shape[0], 1, generator=generator, device=logits.device) * cdf[:, -1:]
+    tokens = torch.searchsorted(cdf, u, right=True).squeeze(1).clamp(max=logits.shape[1] - 1)
+    chosen = weights.gather(1, tokens.unsqueeze(1)).squeeze(1)
+    return torch.where(chosen > 0, tokens, logits.argmax(dim=-1))  # u rounded up to the total: the likeliest
 
 
 def ids_to_smiles(vocab: Vocabulary, ids: torch.Tensor) -> list[str]:

@@ -116,6 +116,14 @@ def read_rows(path: str | Path, smiles_column: str | None = None) -> tuple[str, 
     return column, rows
 
 
+def columns(path: str | Path) -> list[str]:
+    """The header of a .csv/.tsv file (stripped names); [] for a .smi/.txt file, which has none."""
+    path = Path(path)
+    if _is_plain_list(path):
+        return []
+    return [h.strip() for h in _csv_records(path)[0]]
+
+
 def read_properties(path: str | Path, names: Sequence[str], lines: np.ndarray) -> np.ndarray:
     """Numeric columns ``names`` of a .csv/.tsv file at the given 1-based lines: (N, P) float32.
 

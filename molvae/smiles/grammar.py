@@ -56,7 +56,9 @@ def token_kind(token: str) -> int:
 class SyntaxState:
     """Where each of b rows stands (N = max_length + 2 slots; atoms are numbered from 1, 0 is "none"):
     last kind (b,), open branches (b,), atoms so far (b,), the atom the next one bonds to (b,), each atom's chain
-    neighbour before it (b, N), the branch points (b, N), open ring labels (b, R) and the atom each opened on (b, R)."""
+    neighbour before it (b, N), the branch points (b, N), open ring labels (b, R), the atom each opened on (b, R), and
+    the atoms that rings already closed on the current atom came from (b, N): a second label from the same atom would
+    duplicate that bond."""
 
     last: torch.Tensor
     depth: torch.Tensor
@@ -66,6 +68,7 @@ class SyntaxState:
     branch_points: torch.Tensor
     rings_open: torch.Tensor
     opened_at: torch.Tensor
+    closed_from: torch.Tensor
 
     def take(self, rows: torch.Tensor) -> SyntaxState:
         """The state of the rows selected by ``rows`` (a bool mask or an index tensor)."""
@@ -99,7 +102,7 @@ class SmilesSyntax:
 
         return SyntaxState(torch.full((batch,), START, dtype=torch.long), zeros(batch), zeros(batch), zeros(batch),
                            zeros(batch, slots), zeros(batch, slots), zeros(batch, n_rings, dtype=torch.bool),
-                           zeros(batch, n_rings))
+                           zeros(batch, n_rings), zeros(batch, slots, dtype=torch.bool))
 
     def allowed(self, state: SyntaxState) -> torch.Tensor:
         """Tokens (b, V) bool that keep each row's string a valid SMILES prefix (``<eos>`` only where it may end)."""
@@ -109,6 +112,7 @@ class SmilesSyntax:
         if len(self.ring_ids):  # a label may not close on its own atom or on the atom bonded to it in the chain
             neighbour = state.parent.gather(1, state.current.unsqueeze(1))  # (b, 1)
             taken = (state.opened_at == state.current.unsqueeze(1)) | (state.opened_at == neighbour)
+            taken |= state.closed_from.gather(1, state.opened_at)  # that atom is already bonded to this one
             mask[:, self.ring_ids] &= ~(state.rings_open & taken)
         mask[:, EOS_ID] = self.may_end[state.last] & (state.depth == 0) & ~state.rings_open.any(dim=1)
         mask[:, PAD_ID] = False
@@ -127,6 +131,7 @@ class SmilesSyntax:
             state.parent[rows[atom], numbers] = state.current[atom]
             state.atoms[atom] = numbers
             state.current[atom] = numbers
+            state.closed_from[atom] = False
         if bool(opening.any()):
             state.branch_points[rows[opening], state.depth[opening]] = state.current[opening]
             state.depth[opening] += 1
@@ -139,6 +144,8 @@ class SmilesSyntax:
         if len(ring_rows):
             slots = slot[ring_rows]
             opens = ~state.rings_open[ring_rows, slots]
+            closed = ring_rows[~opens]
+            state.closed_from[closed, state.opened_at[closed, slots[~opens]]] = True
             state.rings_open[ring_rows, slots] = opens
             state.opened_at[ring_rows, slots] = torch.where(opens, state.current[ring_rows],
                                                             state.opened_at[ring_rows, slots])

@@ -38,6 +38,7 @@ from molvae.smiles.files import read_properties
 from molvae.smiles.tokenizer import Vocabulary
 from molvae.training.batching import bucket_batches, collate, iter_batches, split_indices
 from molvae.training.distributed import any_true, barrier, init_from_env, main_first, mean_over_ranks, shutdown
+from molvae.training.finetune import adopt, extended_vocabulary, freeze_encoder, load_initial_weights
 from molvae.training.plots import plot_loss_curve
 from molvae.training.schedules import kl_weight_at, lr_at
 from molvae.training.validation import collapse_warning, validate
@@ -56,10 +57,11 @@ class TrainResult:
     epoch: int
     best_val_loss: float
     last_validation: dict[str, float]
-    stopped_by: str  # epochs | max_steps | max_time | interrupt
+    stopped_by: str  # epochs | max_steps | max_time | interrupt | early_stopping
     model: VAE  # the trained model (on its training device)
     rank: int = 0  # this process's rank under torchrun (0 alone)
     warnings: list[str] = field(default_factory=list)  # e.g. posterior collapse, for the user to read
+    notes: list[str] = field(default_factory=list)  # e.g. what fine-tuning changed about the initial model
 
 
 def default_run_dir(data: Path) -> Path:
@@ -239,15 +241,22 @@ def set_up(data: str | Path, config: Config, out: str | Path | None = None,
         torch.set_num_threads(cfg.threads)
     data = Path(data)
     run_dir, checkpoint = _open_run_dir(ctx, data, out, resume)
+    init = None
+    if cfg.init_from and checkpoint is None:  # fine-tuning: the architecture is the initial model's
+        config, init = adopt(config, data)
     corpus = main_first(ctx, lambda: load_corpus(data, config.data.smiles_column, config.data.max_length,
                                                  config.data.strict, kekule=config.data.kekule,
                                                  standardize=config.data.standardize == "always"))
-    vocab = checkpoint.vocab if checkpoint else corpus.vocab
-    ids = remap_to_vocab(corpus, vocab) if checkpoint else corpus.ids
+    vocab = checkpoint.vocab if checkpoint else extended_vocabulary(init, corpus.vocab) if init else corpus.vocab
+    ids = corpus.ids if vocab is corpus.vocab else remap_to_vocab(corpus, vocab)
     train_idx, val_idx = split_indices(len(corpus.smiles), config.data.val_fraction, cfg.seed)
     names = config.data.property_list
     targets = read_properties(data, names, corpus.lines) if names else None  # (N, P), data units
     model, targets = _build_model(config, vocab, targets, train_idx, checkpoint)
+    if init is not None:
+        load_initial_weights(model, init, vocab)
+    if cfg.freeze_encoder:
+        freeze_encoder(model)
     model.to(device).train()
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
     state = _initial_state(ctx, run_dir, config, optimizer, checkpoint)
@@ -257,6 +266,8 @@ def set_up(data: str | Path, config: Config, out: str | Path | None = None,
         write_rejected_report(corpus.rejected, run_dir / "rejected.csv")
     state["data"] = {"path": str(data.resolve()), "sha256": corpus.sha256, "n_molecules": len(corpus.smiles),
                      "n_train": len(train_idx), "n_val": len(val_idx)}
+    if init is not None:
+        state["init_from"] = init.record()
     trainer = DistributedDataParallel(model) if ctx.enabled else model
     log = MetricsLog(run_dir / "metrics.csv", after_step=state["step"] if checkpoint else None)
     n_per_epoch = len(bucket_batches(corpus.lengths[train_idx], cfg.batch_size, cfg.seed, 0, ctx.rank,
@@ -297,6 +308,7 @@ def run_validation(run: Run) -> dict[str, float]:
         improved = result["loss"] < run.state["best_val_loss"]
         if improved:
             run.state["best_val_loss"] = result["loss"]
+        run.state["stale_validations"] = 0 if improved else run.state.get("stale_validations", 0) + 1
         save(run, ("best", "last") if improved else ("last",))
     barrier(run.ctx)
     return result
@@ -395,6 +407,13 @@ class _Progress:
                                  valid=round(result["prior_validity"], 3))
 
 
+def _out_of_patience(run: Run) -> bool:
+    """Early stopping: ``patience`` validations in a row without a lower validation loss (rank 0 decides)."""
+    patience = run.config.train.patience
+    stale = run.state.get("stale_validations", 0) if run.ctx.is_main else 0
+    return bool(patience) and any_true(run.ctx, [stale >= patience])[0]
+
+
 def train_epoch(run: Run, flag: _StopFlag, progress: _Progress, started: float, elapsed_before: float,
                 window: _Window) -> tuple[str, _Window]:
     """Steps through the rest of the current epoch's batches, validating every ``val_every`` steps and when
@@ -415,6 +434,8 @@ def train_epoch(run: Run, flag: _StopFlag, progress: _Progress, started: float, 
         if state["step"] % cfg.val_every == 0 or stop:
             progress.validated(run, run_validation(run))
             window.t0 = time.perf_counter()
+            if not stop and _out_of_patience(run):
+                stop = "early_stopping"
         if stop or state["batch"] == 0:
             break
     return stop, window
@@ -449,4 +470,15 @@ def fit(
         plot_loss_curve(run.run_dir / "metrics.csv", run.run_dir / "loss_curve.png")
     shutdown(run.ctx)
     return TrainResult(run.run_dir, run.state["step"], run.state["epoch"], run.state["best_val_loss"],
-                       last_validation, stopped_by or "epochs", run.model, run.ctx.rank, [final] if final else [])
+                       last_validation, stopped_by or "epochs", run.model, run.ctx.rank, [final] if final else [],
+                       _notes(run.state))
+
+
+def _notes(state: dict[str, Any]) -> list[str]:
+    """What a fine-tuning run took from its initial model, for the user to read."""
+    init = state.get("init_from")
+    if not init:
+        return []
+    tokens = ", ".join(init["new_tokens"]) or "none"
+    return [f"fine-tuned from {init['path']} (sha256 {init['sha256'][:12]}...); new tokens: {tokens}; property "
+            f"predictor: {init['property_head']}"]
