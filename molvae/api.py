@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from molvae.chemistry.standardize import Standardized, check_policy, standardize
 from molvae.chemistry.standardize import summary as standardization_summary
 from molvae.device import resolve_device, resolve_precision
 from molvae.errors import CheckpointError, ConfigError, DataError, TokenizeError, VocabularyError
+from molvae.generation.stream import BLOCK, StreamOptions, Tally, block_seed, iter_frames, shard_blocks
 from molvae.model.bundled import BUNDLED_MODEL as _BUNDLED_MODEL
 from molvae.model.bundled import bundled_model_path as _bundled_model_path
 from molvae.model.checkpoint import Checkpoint, load_checkpoint
@@ -239,32 +241,63 @@ class MolVAE:
         _check_number("sample_temperature", value)
         self.checkpoint.extra["sample_temperature"] = float(value)  # written by save()
 
+    def decode_block(self, block: int, seed: int, temperature: float, source: str = "prior",
+                     syntax_mask: bool = True) -> list[str]:
+        """The BLOCK strings of one block of a seeded sample (``generation.stream``): z and the draws of the decoder
+        come from the block's own seed, so molecule i is the same however the sample is cut into chunks or shards."""
+        mean, cov = self.latent_source(source)
+        generator = torch.Generator().manual_seed(block_seed(seed, block))
+        z = next(prior_batches(BLOCK, self.latent_dim, BLOCK, generator, mean, cov))
+        return decode_z(self.model, self.vocab, z, temperature, temperature == 0, generator, BLOCK,
+                        syntax_mask=syntax_mask, precision=self.precision)
+
+    def _sampling(self, n: int, temperature: float | None, seed: int | None, source: str) -> tuple[float, int]:
+        """Checked arguments of a sample: (temperature, seed), a random seed when None."""
+        _check_count("n", n)
+        temperature = self.sample_temperature if temperature is None else temperature
+        _check_number("temperature", temperature)
+        if source not in SOURCES:
+            raise ConfigError(f"source = {source!r}; expected one of {SOURCES}")
+        return temperature, int(torch.randint(0, 2**62, (1,))) if seed is None else seed
+
     def sample(
         self, n: int, temperature: float | None = None, seed: int | None = None, source: str = "prior",
-        valid_only: bool = False, unique: bool = False, batch_size: int = 2048, syntax_mask: bool = True,
+        valid_only: bool = False, unique: bool = False, syntax_mask: bool = True,
     ) -> list[str]:
-        """n decoded strings from the prior (or the aggregate posterior); the same seed gives the same molecules.
+        """n decoded strings from the prior (or the aggregate posterior); the same seed gives the same molecules,
+        and the first m of n are those of a sample of m.
 
         ``temperature`` None: the model's ``sample_temperature``. ``valid_only``/``unique`` filter the n draws
         (canonical SMILES then), so fewer than n may come back. ``syntax_mask``: the decoder may only write
-        syntactically valid SMILES (branches and rings closed, no dangling bonds; molvae.smiles.grammar); False gives the
-        raw decoder's strings.
+        syntactically valid SMILES (branches and rings closed, no dangling bonds; molvae.smiles.grammar); False gives
+        the raw decoder's strings. For millions of molecules use ``iter_samples``.
         """
-        _check_count("n", n)
-        _check_count("batch_size", batch_size)
-        temperature = self.sample_temperature if temperature is None else temperature
-        _check_number("temperature", temperature)
-        mean, cov = self.latent_source(source)
-        generator = _seeded(seed)
-        out: list[str] = []
-        for z in prior_batches(n, self.latent_dim, batch_size, generator, mean, cov):
-            out.extend(decode_z(self.model, self.vocab, z, temperature, temperature == 0, generator, batch_size,
-                                syntax_mask=syntax_mask, precision=self.precision))
+        temperature, seed = self._sampling(n, temperature, seed, source)
+        out = [s for b in shard_blocks(n, (0, 1))
+               for s in self.decode_block(b, seed, temperature, source, syntax_mask)[: n - b * BLOCK]]
         if valid_only or unique:
             out = [c for c in chem.canonicalize_many(out) if c is not None]
         if unique:
             out = list(dict.fromkeys(out))
         return out
+
+    def iter_samples(
+        self, n: int, chunk_size: int = 100_000, temperature: float | None = None, seed: int | None = None,
+        source: str = "prior", score: bool = True, valid_only: bool = False, unique: bool = False, n_jobs: int = 0,
+        syntax_mask: bool = True, shard: tuple[int, int] = (0, 1), progress: bool = False, tally: Tally | None = None,
+    ) -> Iterator[pd.DataFrame]:
+        """Samples as frames of about ``chunk_size`` rows (smiles, valid, canonical_smiles, the RDKit scores unless
+        ``score`` is False, novel when the training set is known), decoded chunk by chunk and scored in ``n_jobs``
+        worker processes while the next chunk decodes: memory does not grow with n. ``shard`` (I, K): only the
+        I-th of K disjoint parts (together, the K parts are the n molecules). ``tally`` (a ``Tally``) is filled with
+        the counts of everything drawn (valid, distinct, novel), whatever the filters."""
+        temperature, seed = self._sampling(n, temperature, seed, source)
+        _check_count("chunk_size", chunk_size)
+        if n_jobs < 0:
+            raise ConfigError(f"n_jobs = {n_jobs}; expected 0 (all cores) or more")
+        options = StreamOptions(score, valid_only, unique, n_jobs, chunk_size, progress, tally or Tally())
+        decode = lambda block: self.decode_block(block, seed, temperature, source, syntax_mask)  # noqa: E731
+        return iter_frames(decode, n, shard, self.training_hashes(), options)
 
     def interpolate(
         self, start: str, end: str, n_steps: int = 10, method: str = "slerp", temperature: float = 0.0,
@@ -365,13 +398,12 @@ class MolVAE:
         self, n: int, temperature: float | None = None, seed: int | None = None, source: str = "prior",
         valid_only: bool = False, unique: bool = False, score: bool = True, n_jobs: int = 0, syntax_mask: bool = True,
     ) -> tuple[pd.DataFrame, dict[str, float]]:
-        """Samples as a table (smiles, valid, canonical_smiles, scores, novel when the training set is known) and a
-        summary: n, valid, unique and novel fractions, seconds and molecules per second."""
-        from molvae.generation.table import sample_table
-
-        return sample_table(self, n, temperature, seed, source, valid_only, unique, score, n_jobs, syntax_mask)
-
-    # ---------------------------------------------------------------------------------------------- properties
+        """Samples as one table (``iter_samples``' frames together) and a summary: n, valid, unique and novel
+        fractions, seconds and molecules per second."""
+        start, tally = time.perf_counter(), Tally()
+        frames = list(self.iter_samples(n, n, temperature, seed, source, score, valid_only, unique, n_jobs,
+                                        syntax_mask, tally=tally))
+        return pd.concat(frames, ignore_index=True), tally.as_dict(time.perf_counter() - start)
 
     def fit_properties(
         self, data: str | Path, properties: Sequence[str] | str, smiles_column: str | None = None,

@@ -57,3 +57,32 @@ class OptimizationError(MolVAEError, RuntimeError):
     def __init__(self, message: str, results: object = None) -> None:
         super().__init__(message)
         self.results = results
+
+
+class OutputError(MolVAEError, OSError):
+    """The operating system refused to read or write a file (no space, read-only, permission, a folder where a file
+    was expected, a missing parent folder), or the work was interrupted; the message says what was kept."""
+
+    exit_code = 7
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.exit_code = code
+
+
+class RunLockedError(MolVAEError, RuntimeError):
+    """Another process is training in this run folder."""
+
+    exit_code = 8
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for an OSError: what the system said about which path, and what to do about it."""
+    path = exc.filename or "a file"
+    hints = {28: "free some space or write elsewhere", 30: "the file system is read-only: write elsewhere",
+             13: "check the permissions, or write elsewhere", 21: "a folder is in the way: give a file path",
+             20: "a part of the path is a file, not a folder", 2: "check that the folder exists",
+             122: "the disk quota is exceeded: free some space"}
+    hint = hints.get(exc.errno or -1, "check the path and the disk")
+    return f"{path}: {exc.strerror or exc} ({hint})"

@@ -95,3 +95,78 @@ def read_array(source: str | Path) -> np.ndarray:
         return loaded
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise ConfigError(f"{source} is not a .npy array or CSV of numbers: {exc}") from exc
+
+
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+
+
+class TableWriter:
+    """Rows appended chunk by chunk to a CSV, gzipped CSV or Parquet file (by suffix), written aside as
+    ``.NAME.PID.tmp`` and renamed to NAME by ``commit``: the file appears complete or not at all. ``abort`` keeps
+    what was written as ``NAME.partial`` (never mistaken for a finished file) and says how many rows it holds."""
+
+    def __init__(self, target: str | Path) -> None:
+        self.target = Path(target)
+        name = self.target.name.lower()
+        if not name.endswith(TABLE_SUFFIXES):
+            raise ConfigError(f"output {self.target}: expected a file ending in {', '.join(TABLE_SUFFIXES)}")
+        self.kind = "parquet" if name.endswith(".parquet") else "gz" if name.endswith(".gz") else "csv"
+        self.tmp = self.target.with_name(f".{self.target.name}.{os.getpid()}.tmp")
+        self.rows = 0
+        self._handle = None
+        self._parquet = None
+        if self.kind == "parquet":
+            try:
+                import pyarrow  # noqa: F401
+            except ImportError as exc:
+                raise ConfigError(f"output {self.target}: Parquet needs pyarrow (pip install 'molvae[parquet]'); "
+                                  "or write .csv / .csv.gz") from exc
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append the rows of ``frame`` (the first frame fixes the columns)."""
+        if self.kind == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self.tmp, table.schema)
+            self._parquet.write_table(table)
+        else:
+            if self._handle is None:
+                import gzip
+
+                self._handle = gzip.open(self.tmp, "wb") if self.kind == "gz" else open(self.tmp, "wb")
+            self._handle.write(frame.to_csv(index=False, header=self.rows == 0, lineterminator="\n").encode())
+        self.rows += len(frame)
+
+    def _close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+            self._parquet = None
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    def commit(self) -> Path:
+        """Finish the file and rename it into place; returns its path."""
+        if self.rows == 0 and self._handle is None and self._parquet is None:  # nothing written: an empty table
+            self.write(pd.DataFrame())
+        self._close()
+        with open(self.tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(self.tmp, self.target)
+        return self.target
+
+    def abort(self) -> str:
+        """Keep what was written as NAME.partial (removed when it cannot be closed, e.g. on a full disk); returns a
+        sentence saying where the rows are."""
+        try:
+            self._close()
+            if self.tmp.exists():
+                partial = self.target.with_name(self.target.name + ".partial")
+                os.replace(self.tmp, partial)
+                return f"{self.rows} rows were written to {partial} (incomplete; {self.target} was not created)"
+        except OSError:
+            self.tmp.unlink(missing_ok=True)
+        return f"no file was kept ({self.rows} rows had been written; {self.target} was not created)"

@@ -18,7 +18,7 @@ def test_hashes_do_not_collide_on_many_similar_strings() -> None:
 
 
 def test_known_matches_isin_on_sorted_unsorted_and_empty_tables() -> None:
-    from molvae.chemistry.novelty import _hashes
+    from molvae.chemistry.novelty import string_hashes as _hashes
 
     pool = [f"C{'C' * i}O" for i in range(300)]
     table = smiles_hashes(pool[::2])

@@ -6,7 +6,6 @@ import pytest
 
 from molvae import MolVAE
 from molvae.chemistry.scoring import SCORE_COLUMNS
-from molvae.generation.table import sample_table
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +23,8 @@ def test_sample_table_reports_novelty_against_the_training_file(vae: MolVAE, ove
 
 
 def test_sample_table_without_scores_keeps_validity_canonical_form_and_novelty(vae: MolVAE) -> None:
-    scored, _ = sample_table(vae, 40, temperature=1.0, seed=3)
-    bare, summary = sample_table(vae, 40, temperature=1.0, seed=3, score=False)
+    scored, _ = vae.sample_frame(40, temperature=1.0, seed=3)
+    bare, summary = vae.sample_frame(40, temperature=1.0, seed=3, score=False)
     assert list(bare.columns) == ["smiles", "valid", "canonical_smiles", "novel"]
     for column in bare.columns:
         assert bare[column].tolist() == scored[column].tolist()
@@ -33,9 +32,9 @@ def test_sample_table_without_scores_keeps_validity_canonical_form_and_novelty(v
 
 
 def test_valid_only_and_unique_filter_rows_but_not_the_summary(vae: MolVAE) -> None:
-    every, summary = sample_table(vae, 60, temperature=1.5, seed=4, score=False)
-    valid, same = sample_table(vae, 60, temperature=1.5, seed=4, score=False, valid_only=True)
-    distinct, _ = sample_table(vae, 60, temperature=1.5, seed=4, score=False, unique=True)
+    every, summary = vae.sample_frame(60, temperature=1.5, seed=4, score=False)
+    valid, same = vae.sample_frame(60, temperature=1.5, seed=4, score=False, valid_only=True)
+    distinct, _ = vae.sample_frame(60, temperature=1.5, seed=4, score=False, unique=True)
     assert valid.smiles.tolist() == every.smiles[every.valid].tolist() and same["valid"] == summary["valid"]
     assert distinct.canonical_smiles.tolist() == list(dict.fromkeys(every.canonical_smiles[every.valid]))
     assert summary["unique"] == pytest.approx(len(distinct) / max(1, len(valid)))

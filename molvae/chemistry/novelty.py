@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def _hashes(smiles: Sequence[str]) -> np.ndarray:
+def string_hashes(smiles: Sequence[str]) -> np.ndarray:
     """(N,) int64: the first 8 bytes of BLAKE2b of each string's UTF-8 text, in input order."""
     digests = (hashlib.blake2b(s.encode(), digest_size=8).digest() for s in smiles)
     return np.fromiter((int.from_bytes(d, "little", signed=True) for d in digests), dtype=np.int64, count=len(smiles))
@@ -19,7 +19,7 @@ def smiles_hashes(smiles: Sequence[str]) -> np.ndarray:
     """Sorted, unique int64 hashes (M,) of canonical SMILES, the table ``known`` looks molecules up in.
 
     Two different molecules share a hash with probability about N^2 / 2^65 (1.7e-9 for 250,000 molecules)."""
-    return np.unique(_hashes(smiles))
+    return np.unique(string_hashes(smiles))
 
 
 def known(canonical: Sequence[str | None], table: np.ndarray) -> np.ndarray:
@@ -32,7 +32,7 @@ def known(canonical: Sequence[str | None], table: np.ndarray) -> np.ndarray:
     if present and len(table):
         if np.any(table[1:] < table[:-1]):
             table = np.sort(table)
-        wanted = _hashes([canonical[i] for i in present])
+        wanted = string_hashes([canonical[i] for i in present])
         slots = np.minimum(np.searchsorted(table, wanted), len(table) - 1)
         found[present] = table[slots] == wanted
     return found

@@ -1,7 +1,14 @@
-"""Sampled molecules as tables: decoding in chunks, scoring them, novelty against the training set."""
+"""Sampled molecules as tables at any scale: decoding in seeded blocks, scoring chunks in worker processes,
+novelty against the training set, and shards (``generation.stream``)."""
 
-from molvae.generation.table import sample_table
+from molvae.generation.stream import BLOCK, HashSet, StreamOptions, Tally, block_seed, iter_frames, parse_shard
 
 __all__ = [
-    "sample_table",
+    "BLOCK",
+    "HashSet",
+    "StreamOptions",
+    "Tally",
+    "block_seed",
+    "iter_frames",
+    "parse_shard",
 ]

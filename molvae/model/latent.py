@@ -47,8 +47,7 @@ class LatentModel(Protocol):
         ...
 
     def sample(self, n: int, temperature: float | None = None, seed: int | None = None, source: str = "prior",
-               valid_only: bool = False, unique: bool = False, batch_size: int = 2048,
-               syntax_mask: bool = True) -> list[str]:
+               valid_only: bool = False, unique: bool = False, syntax_mask: bool = True) -> list[str]:
         """n decoded strings; the same seed gives the same strings."""
         ...
 
