@@ -67,13 +67,25 @@ def main(debug: bool) -> None:
               help="Run folder (default runs/<data-stem>-<timestamp>); never overwritten.")
 @click.option("--resume", type=click.Path(path_type=Path), default=None,
               help="Continue the run in this folder from its last checkpoint.")
+@click.option("--auto-resume", is_flag=True,
+              help="With --out: resume the run in that folder if it has begun, else start it (one job script for the "
+                   "first start and every requeue).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @_config_options
-def train(data: Path, config_file: Path | None, out: Path | None, resume: Path | None, quiet: bool,
+def train(data: Path, config_file: Path | None, out: Path | None, resume: Path | None, auto_resume: bool, quiet: bool,
           **overrides: Any) -> None:
-    """Train a VAE on the SMILES in DATA (.csv, .csv.gz, .smi, .txt)."""
+    """Train a VAE on the SMILES in DATA (.csv, .csv.gz, .smi, .txt). Ctrl-C or SIGTERM (a scheduler's stop) ends
+    the current step and writes a checkpoint (exit code 130 or 143); --resume continues from it."""
     from molvae.training.train import fit, resume_config
 
+    if auto_resume:
+        if out is None or resume is not None:
+            raise click.UsageError("--auto-resume needs --out (the run folder) and no --resume")
+        if (out / "last.safetensors").exists() or (out / "config.toml").exists():
+            if config_file is not None:  # the job script's settings must be the run's
+                stored = load_config(config_file).with_overrides(overrides).to_dict()
+                overrides = {**{k: v for s in stored.values() for k, v in s.items()}, **overrides}
+            resume, out, config_file = out, None, None
     if resume is not None:
         if config_file is not None or out is not None:
             raise click.UsageError("--resume continues a run with its own config and folder; drop --config/--out")
@@ -100,6 +112,11 @@ def train(data: Path, config_file: Path | None, out: Path | None, resume: Path |
         click.echo(f"warning: {warning}", err=True)
     for note in result.notes:
         click.echo(note, err=True)
+    if result.stopped_by in STOP_CODES:  # a scheduler's requeue logic reads the code
+        sys.exit(STOP_CODES[result.stopped_by])
+
+
+STOP_CODES = {"interrupt": 130, "terminated": 143}  # Ctrl-C, SIGTERM: 128 + the signal's number
 
 
 def _fine_tune_config(config_file: Path | None, overrides: dict[str, Any]) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -39,6 +40,22 @@ def atomic_write(target: str | Path, data: bytes) -> None:
             os.close(fd)
     except OSError:  # pragma: no cover - some file systems do not allow fsync on folders
         pass
+
+
+class CacheWarning(UserWarning):
+    """A cache file could not be written; the work goes on without it (only slower next time)."""
+
+
+def write_cache(target: Path, data: bytes) -> bool:
+    """Write a cache file (atomically, creating its folder); a refusal by the system is a warning, not an error."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(target, data)
+        return True
+    except OSError as exc:
+        warnings.warn(f"cache {target} not written ({exc.strerror or exc}); going on without it (set "
+                      "MOLVAE_CACHE_DIR to a writable folder to keep caches)", CacheWarning, stacklevel=2)
+        return False
 
 
 def check_writable(target: str | Path | None, force: bool, suffixes: tuple[str, ...] = ()) -> None:

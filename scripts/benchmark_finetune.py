@@ -82,7 +82,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "finetune-bench")
-    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=None, help="Rows of models not rerun are kept from this file.")
+    parser.add_argument("--models", default="bundled,fine-tuned,scratch", type=lambda s: s.split(","),
+                        help="Which rows to (re)measure.")
     parser.add_argument("--markdown", type=Path, default=None)
     args = parser.parse_args()
 
@@ -92,17 +94,24 @@ def main() -> None:
     train_csv, held = split(args.data, args.work, args.seed)
     budget = f"{args.minutes:g}m"
     card_t = MolVAE.load().sample_temperature
-    rows = [judge("bundled (no fine-tuning)", None, None, args.n, train_csv, held, None)]
-    tuned, scratch = args.work / "fine-tuned", args.work / "scratch"
-    for folder in (tuned, scratch):
+    previous = json.loads(args.json.read_text()) if args.json and args.json.exists() else []
+    rows = {row["model"]: row for row in previous}
+    names = {"bundled": "bundled (no fine-tuning)", "fine-tuned": f"bundled fine-tuned {budget}",
+             "scratch": f"from scratch {budget}"}
+    if "bundled" in args.models:
+        rows[names["bundled"]] = judge(names["bundled"], None, None, args.n, train_csv, held, None)
+    for kind in ("fine-tuned", "scratch"):
+        if kind not in args.models:
+            continue
+        folder = args.work / kind
         if folder.exists():
             subprocess.run(["rm", "-r", str(folder)], check=True)
-    seconds = train([str(train_csv), "--init-from", "bundled", "--out", str(tuned), "--max-time", budget,
-                     "--threads", str(args.threads), "--quiet"], args.work / "fine-tuned.log")
-    rows.append(judge(f"bundled fine-tuned {budget}", str(tuned), card_t, args.n, train_csv, held, seconds))
-    seconds = train([str(train_csv), "--out", str(scratch), "--max-time", budget, "--max-steps", "0",
-                     "--val-every", "200", "--threads", str(args.threads), "--quiet"], args.work / "scratch.log")
-    rows.append(judge(f"from scratch {budget}", str(scratch), card_t, args.n, train_csv, held, seconds))
+        start = ["--init-from", "bundled"] if kind == "fine-tuned" else ["--epochs", "100000", "--max-steps", "0",
+                                                                          "--val-every", "200"]
+        seconds = train([str(train_csv), *start, "--out", str(folder), "--max-time", budget, "--threads",
+                         str(args.threads), "--quiet"], args.work / f"{kind}.log")
+        rows[names[kind]] = judge(names[kind], str(folder), card_t, args.n, train_csv, held, seconds)
+    rows = [rows[names[k]] for k in ("bundled", "fine-tuned", "scratch") if names[k] in rows]
     table = pd.DataFrame(rows)
     print(table.to_string(index=False))
     if args.json:

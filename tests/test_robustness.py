@@ -16,11 +16,14 @@ from molvae.cli import main
 from molvae.errors import MolVAEError
 
 BAD = Path(__file__).parent / "data" / "bad"
+# Issue 28's classes of input from other tools, made by the fixture: text in UTF-16 (fatal: not UTF-8), a
+# spreadsheet and plain text under lying suffixes (fatal), CSV quoting with separators and newlines inside cells
+# (clean), other line notations and very deep nesting in the SMILES column (rows skipped with a reason).
 FATAL = ["empty.csv", "header_only.csv", "binary.csv", "latin1.csv", "truncated.csv.gz", "a_directory.csv",
-         "missing.csv"]
-CLEAN = ["bom.csv", "crlf.csv", "padded_column.csv", "wrong_column.csv"]  # every row usable
+         "missing.csv", "utf16.csv", "spreadsheet.csv", "plain_text.csv.gz"]
+CLEAN = ["bom.csv", "crlf.csv", "padded_column.csv", "wrong_column.csv", "quoted.csv"]  # every row usable
 SKIPPED = ["blank_cells.csv", "nan.csv", "invalid.csv", "too_long.csv", "dots.csv", "unknown_tokens.csv",
-           "million.csv"]
+           "million.csv", "notations.csv", "deep_nesting.csv"]
 # fewer than two rows the model can read with a known logP: nothing to fit a predictor on
 # dots.csv: CCO.O is standardized to ethanol (salt removed), so two of its rows can be fitted since issue 26
 TOO_FEW_TO_FIT = ["blank_cells.csv", "nan.csv", "million.csv"]
@@ -38,6 +41,19 @@ def bad_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         else:
             shutil.copy(item, folder / item.name)
     (folder / "million.csv").write_text("smiles\n" + "C" * 1_000_000 + "\n")
+    (folder / "utf16.csv").write_text("smiles,logP\nCCO,1.0\nc1ccccc1O,2.0\n", encoding="utf-16")
+    import zipfile
+
+    with zipfile.ZipFile(folder / "spreadsheet.csv", "w") as book:  # what an .xlsx is: a zip of XML parts
+        book.writestr("[Content_Types].xml", "<Types/>")
+        book.writestr("xl/worksheets/sheet1.xml", "<worksheet><sheetData/></worksheet>")
+    (folder / "plain_text.csv.gz").write_text("smiles\nCCO\n")
+    (folder / "quoted.csv").write_text('name,smiles,logP\n"ethanol, absolute",CCO,1.0\n"phenol\n(a note)",c1ccccc1O,'
+                                       '2.0\n"ethyl ""amine""",CCN,0.5\n')
+    (folder / "notations.csv").write_text("smiles,logP\nCCO,1.0\nCC>>CO,1.0\nInChI=1S/C2H6O/c1-2-3/h3H,2H2,1H3,1.0\n"
+                                          "*C(=O)O,1.0\nc1ccccc1O,2.0\n")
+    (folder / "deep_nesting.csv").write_text("smiles,logP\nCCO,1.0\n" + "C" + "(C" * 5000 + ")" * 5000
+                                             + ",1.0\nc1ccccc1O,2.0\n")
     return folder
 
 

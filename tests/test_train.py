@@ -64,7 +64,7 @@ def test_run_folder_holds_everything_a_researcher_needs(small_csv: Path, tiny_co
     run = tmp_path / "run"
     names = {p.name for p in run.iterdir()}
     assert names == {"config.toml", "versions.json", "metrics.csv", "rejected.csv", "last.safetensors",
-                     "best.safetensors", "loss_curve.png"}
+                     "best.safetensors", "loss_curve.png", ".lock"}  # .lock: one trainer at a time (issue 28)
     assert load_config(run / "config.toml") == tiny(tiny_config_path, epochs=1)
     metrics = pd.read_csv(run / "metrics.csv")
     assert list(metrics.columns) == METRIC_COLUMNS and set(metrics.split) == {"train", "val"}

@@ -9,7 +9,6 @@ formula, constants and fingerprint (Morgan radius 2 counts); tests/test_sascore.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import io
 import math
@@ -36,7 +35,7 @@ def fragment_table() -> tuple[np.ndarray, np.ndarray]:
     (``molvae.outputs.cache_dir``), else read from RDKit's table and cached there (a few ms instead of ~0.6 s)."""
     global _TABLE
     if _TABLE is None:
-        from molvae.outputs import atomic_write, cache_dir
+        from molvae.outputs import cache_dir, write_cache
 
         source = _table_file()
         stat = source.stat()
@@ -48,9 +47,7 @@ def fragment_table() -> tuple[np.ndarray, np.ndarray]:
             _TABLE = _read_rdkit_table(source)
             buffer = io.BytesIO()
             np.savez(buffer, ids=_TABLE[0], scores=_TABLE[1])
-            with contextlib.suppress(OSError):  # a read-only cache folder costs speed, never the score
-                target.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write(target, buffer.getvalue())
+            write_cache(target, buffer.getvalue())  # a read-only cache folder costs speed, never the score
     return _TABLE
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from molvae.chemistry import chem
 from molvae.chemistry.standardize import standardize_many
 from molvae.errors import DataError, TokenizeError
-from molvae.outputs import atomic_write, cache_dir
+from molvae.outputs import atomic_write, cache_dir, write_cache
 from molvae.smiles.files import EMPTY_CELLS, check_input_path, file_sha256, read_rows
 from molvae.smiles.tokenizer import _TOKEN_PATTERN, PAD_ID, Vocabulary, tokenize
 
@@ -160,7 +160,6 @@ def _cache_key(content_sha256: str, smiles_column: str | None, max_length: int, 
 
 
 def _save_cache(target: Path, corpus: Corpus) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
     meta = {
         "column": corpus.column,
         "n_rows": corpus.n_rows,
@@ -176,7 +175,7 @@ def _save_cache(target: Path, corpus: Corpus) -> None:
         lengths=corpus.lengths,
         meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
     )
-    atomic_write(target, buffer.getvalue())
+    write_cache(target, buffer.getvalue())
 
 
 def _load_cache(target: Path, path: Path) -> Corpus | None:
@@ -232,10 +231,7 @@ def load_corpus(
         corpus = Corpus(path, column, smiles, np.asarray(lines, dtype=np.int64), ids, lengths, vocab, rejected,
                         n_rows=len(rows))
         if use_cache and smiles:
-            try:
-                _save_cache(target, corpus)
-            except OSError:
-                pass  # a read-only cache folder costs speed, not correctness
+            _save_cache(target, corpus)  # a cache folder that cannot be written costs speed (a warning), not the data
     corpus.sha256 = content_sha256
     if strict and corpus.rejected:
         first = corpus.rejected[0]

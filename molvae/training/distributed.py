@@ -72,11 +72,9 @@ def barrier(ctx: Distributed) -> None:
         dist.barrier()
 
 
-def main_first(ctx: Distributed, func: Callable[[], T]) -> T:
-    """Run ``func`` on rank 0, then on the other ranks (e.g. rank 0 builds a cache the others read).
-
-    If rank 0 fails with a molvae error, every rank raises the same error instead of waiting forever.
-    """
+def on_main(ctx: Distributed, func: Callable[[], T]) -> T | None:
+    """Run ``func`` on rank 0 only (None elsewhere); if it fails with a molvae error, every rank raises the same
+    error instead of waiting forever."""
     if not ctx.enabled:
         return func()
     result: T | None = None
@@ -94,7 +92,14 @@ def main_first(ctx: Distributed, func: Callable[[], T]) -> T:
         from molvae import errors
 
         raise getattr(errors, kind, MolVAEError)(text)
-    return result if ctx.is_main else func()
+    return result
+
+
+def main_first(ctx: Distributed, func: Callable[[], T]) -> T:
+    """Run ``func`` on rank 0, then on the other ranks (e.g. rank 0 builds a cache the others read); a molvae error
+    on rank 0 is raised on every rank."""
+    result = on_main(ctx, func)
+    return result if ctx.is_main else func()  # type: ignore[return-value]
 
 
 def any_true(ctx: Distributed, flags: list[bool]) -> list[bool]:

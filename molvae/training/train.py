@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from molvae.config import Config, load_config, parse_duration, to_toml
 from molvae.device import autocast
-from molvae.errors import ConfigError, DataError, TrainingError
+from molvae.errors import ConfigError, DataError, OutputError, TrainingError, describe_os_error
 from molvae.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint, versions
 from molvae.model.properties import standardization
 from molvae.model.sampling import aggregate_posterior
@@ -37,8 +37,17 @@ from molvae.smiles.corpus import Corpus, load_corpus, write_rejected_report
 from molvae.smiles.files import read_properties
 from molvae.smiles.tokenizer import Vocabulary
 from molvae.training.batching import bucket_batches, collate, iter_batches, split_indices
-from molvae.training.distributed import any_true, barrier, init_from_env, main_first, mean_over_ranks, shutdown
+from molvae.training.distributed import (
+    any_true,
+    barrier,
+    init_from_env,
+    main_first,
+    mean_over_ranks,
+    on_main,
+    shutdown,
+)
 from molvae.training.finetune import adopt, extended_vocabulary, freeze_encoder, load_initial_weights
+from molvae.training.lock import LOCK_NAME, RunLock
 from molvae.training.plots import plot_loss_curve
 from molvae.training.schedules import kl_weight_at, lr_at
 from molvae.training.validation import collapse_warning, validate
@@ -57,7 +66,7 @@ class TrainResult:
     epoch: int
     best_val_loss: float
     last_validation: dict[str, float]
-    stopped_by: str  # epochs | max_steps | max_time | interrupt | early_stopping
+    stopped_by: str  # epochs | max_steps | max_time | interrupt (Ctrl-C) | terminated (SIGTERM) | early_stopping
     model: VAE  # the trained model (on its training device)
     rank: int = 0  # this process's rank under torchrun (0 alone)
     warnings: list[str] = field(default_factory=list)  # e.g. posterior collapse, for the user to read
@@ -75,7 +84,9 @@ def resume_config(run_dir: str | Path, overrides: dict[str, Any]) -> Config:
         config = load_config(run_dir / "config.toml")  # killed before its first checkpoint: it starts again
     else:
         config = load_checkpoint(run_dir / "last.safetensors").config
-    bad = sorted(k for k, v in overrides.items() if v is not None and k not in RESUMABLE)
+    stored = {k: v for section in config.to_dict().values() for k, v in section.items()}
+    bad = sorted(k for k, v in overrides.items()
+                 if v is not None and k not in RESUMABLE and stored.get(k, v) != v)  # the same value is no change
     if bad:
         raise ConfigError(f"--resume keeps the run's settings; {bad} cannot change (these can: {sorted(RESUMABLE)})")
     return config.with_overrides(overrides)
@@ -120,27 +131,31 @@ class MetricsLog:
 
 
 class _StopFlag:
-    """Ctrl-C (SIGINT) sets a flag; the loop stops after the current step and writes a checkpoint."""
+    """Ctrl-C (SIGINT) or a scheduler's SIGTERM sets a flag; the loop stops after the current step and writes a
+    checkpoint (``signal`` says which arrived). A second Ctrl-C stops at once."""
 
     def __init__(self) -> None:
         self.stop = False
-        self.previous = None
+        self.signal = ""
+        self.previous: dict[int, Any] = {}
 
     def __enter__(self) -> _StopFlag:
-        try:
-            self.previous = signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not the main thread
-            self.previous = None
+        for number in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self.previous[number] = signal.signal(number, self._handle)
+            except ValueError:  # not the main thread
+                pass
         return self
 
     def _handle(self, signum, frame) -> None:  # noqa: ANN001
-        if self.stop:  # a second Ctrl-C stops at once
+        if self.stop and signum == signal.SIGINT:
             raise KeyboardInterrupt
         self.stop = True
+        self.signal = self.signal or ("terminated" if signum == signal.SIGTERM else "interrupt")
 
     def __exit__(self, *exc) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
 
 
 @dataclass
@@ -166,6 +181,8 @@ class Run:
     total: int  # steps this run will take in all (epochs or max_steps)
     max_time: float | None
     resumed: bool
+    lock: RunLock | None = None  # rank 0's hold on the run folder
+    saved_step: int = -1  # the step of the last checkpoint written (or resumed from)
 
     @property
     def logged(self) -> tuple[str, ...]:
@@ -174,22 +191,45 @@ class Run:
                                                                       else ())
 
 
-def _open_run_dir(ctx: Any, data: Path, out: str | Path | None, resume: str | Path | None
-                  ) -> tuple[Path, Checkpoint | None]:
-    """The run folder (new, or ``resume``'s, cleared of a killed process's temporaries) and its checkpoint."""
-    checkpoint: Checkpoint | None = None
-    if resume is not None:
-        run_dir = Path(resume)
-        if ctx.is_main:
+def _check_empty(run_dir: Path) -> None:
+    if run_dir.exists() and any(p.name != LOCK_NAME for p in run_dir.iterdir()):
+        raise ConfigError(f"run folder {run_dir} exists and is not empty; choose another --out or --resume it")
+
+
+def _take_run_dir(run_dir: Path, new: bool) -> RunLock:
+    """Rank 0's hold on the run folder: the lock first (so a live trainer's files are never touched), then a new
+    run's folder must be empty, or a resumed one is cleared of a killed process's temporaries."""
+    if new:
+        _check_empty(run_dir)  # before creating anything
+    elif not run_dir.is_dir():
+        raise ConfigError(f"--resume {run_dir}: no such run folder")
+    lock = RunLock(run_dir).acquire()
+    try:
+        if new:
+            _check_empty(run_dir)  # another trainer may have started it meanwhile
+        else:
             remove_stale_temporaries(run_dir)
-        if (run_dir / "last.safetensors").exists() or not (run_dir / "config.toml").exists():
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def _open_run_dir(ctx: Any, data: Path, out: str | Path | None, resume: str | Path | None
+                  ) -> tuple[Path, Checkpoint | None, RunLock | None]:
+    """The run folder (new, or ``resume``'s), locked by rank 0, and its checkpoint."""
+    run_dir = Path(resume) if resume is not None else Path(out) if out is not None else default_run_dir(data)
+    lock = on_main(ctx, lambda: _take_run_dir(run_dir, resume is None))
+    checkpoint: Checkpoint | None = None
+    try:
+        if resume is not None and ((run_dir / "last.safetensors").exists() or not (run_dir / "config.toml").exists()):
             checkpoint = load_checkpoint(run_dir / "last.safetensors")
-    else:
-        run_dir = Path(out) if out is not None else default_run_dir(data)
-        if run_dir.exists() and any(run_dir.iterdir()):
-            raise ConfigError(f"run folder {run_dir} exists and is not empty; choose another --out or --resume it")
-    barrier(ctx)  # every rank has checked the folder before rank 0 creates it
-    return run_dir, checkpoint
+        barrier(ctx)  # every rank has checked the folder before rank 0 writes into it
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    return run_dir, checkpoint, lock
 
 
 def _build_model(config: Config, vocab: Vocabulary, targets: np.ndarray | None, train_idx: np.ndarray,
@@ -236,11 +276,23 @@ def set_up(data: str | Path, config: Config, out: str | Path | None = None,
     optimizer and loop state: everything ``train_step`` needs."""
     cfg = config.train
     ctx, device = init_from_env(cfg.device)
-    max_time = parse_duration(cfg.max_time)
+    parse_duration(cfg.max_time)  # a bad duration fails before any work
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     data = Path(data)
-    run_dir, checkpoint = _open_run_dir(ctx, data, out, resume)
+    run_dir, checkpoint, lock = _open_run_dir(ctx, data, out, resume)
+    try:
+        return _set_up_in(ctx, device, config, data, run_dir, checkpoint, lock)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+
+
+def _set_up_in(ctx: Any, device: torch.device, config: Config, data: Path, run_dir: Path,
+               checkpoint: Checkpoint | None, lock: RunLock | None) -> Run:
+    """``set_up`` once the run folder is held."""
+    cfg = config.train
     init = None
     if cfg.init_from and checkpoint is None:  # fine-tuning: the architecture is the initial model's
         config, init = adopt(config, data)
@@ -274,7 +326,7 @@ def set_up(data: str | Path, config: Config, out: str | Path | None = None,
                                      ctx.world_size))
     total = min(cfg.epochs * n_per_epoch, cfg.max_steps) if cfg.max_steps else cfg.epochs * n_per_epoch
     return Run(config, ctx, device, run_dir, data, corpus, vocab, ids, train_idx, val_idx, targets, model, trainer,
-               optimizer, state, log, total, max_time, checkpoint is not None)
+               optimizer, state, log, total, parse_duration(cfg.max_time), checkpoint is not None, lock)
 
 
 def save(run: Run, names: tuple[str, ...]) -> None:
@@ -287,6 +339,7 @@ def save(run: Run, names: tuple[str, ...]) -> None:
         save_checkpoint(run.run_dir / f"{name}.safetensors", run.model, run.vocab, run.config, run.state,
                         run.optimizer if name == "last" else None,
                         extra_tensors={"aggregate_mean": mean, "aggregate_cov": cov})
+    run.saved_step = run.state["step"]
 
 
 def run_validation(run: Run) -> dict[str, float]:
@@ -347,7 +400,7 @@ def train_step(run: Run, rows: np.ndarray, flag: _StopFlag, started: float) -> t
     state["batch"] += 1
     terms["beta"], terms["lr"] = torch.tensor(beta, dtype=torch.float64), torch.tensor(lr, dtype=torch.float64)
     stop = ("max_steps" if cfg.max_steps and state["step"] >= cfg.max_steps else
-            "max_time" if out_of_time else "interrupt" if interrupted else "")
+            "max_time" if out_of_time else (flag.signal or "terminated") if interrupted else "")
     return terms, stop
 
 
@@ -455,6 +508,22 @@ def fit(
     writes files.
     """
     run = set_up(data, config, out, resume)
+    if run.resumed:
+        run.saved_step = run.state["step"]
+    try:
+        return _fit(run, config, progress)
+    except OSError as exc:  # a full disk, a read-only folder...: one line, and what is kept
+        kept = (f"last good checkpoint: {run.run_dir / 'last.safetensors'} (step {run.saved_step}); continue with "
+                f"--resume {run.run_dir} once there is room" if run.saved_step >= 0 else
+                f"no checkpoint was written yet (step {run.state['step']})")
+        raise OutputError(f"training stopped: {describe_os_error(exc)}; {kept}") from None
+    finally:
+        if run.lock is not None:
+            run.lock.release()
+
+
+def _fit(run: Run, config: Config, progress: bool) -> TrainResult:
+    """``fit``'s loop over epochs, once set up."""
     started, elapsed_before = time.monotonic(), run.state["elapsed_s"]
     bar, window = _Progress(run, progress), _Window()
     stopped_by = ""
