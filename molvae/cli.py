@@ -234,6 +234,28 @@ def sample(n: int, temperature: float | None, seed: int | None, source: str, val
         _write_summary(target, part, tally, s, ctx, output)
 
 
+@main.command()
+@click.argument("parts", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--output", type=click.Path(path_type=Path), required=True,
+              help="The combined .csv, .csv.gz or .parquet, written aside and renamed when complete.")
+@click.option("--unique", is_flag=True, help="Keep only the first row of each valid molecule across all parts.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+def combine(parts: tuple[Path, ...], output: Path, unique: bool, force: bool) -> None:
+    """Combine the part files of a sharded sample (e.g. big.rank*.csv.gz) into one file, chunk by chunk."""
+    from molvae.generation.parts import combine as combine_parts
+    from molvae.outputs import TABLE_SUFFIXES, TableWriter, check_writable
+
+    check_writable(output, force, TABLE_SUFFIXES)
+    writer = TableWriter(output)
+    try:
+        read, written = combine_parts(parts, writer, unique)
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    click.echo(f"{read} rows read from {len(parts)} part(s), {written} written to {output}", err=True)
+
+
 def _part_name(output: Path, part: tuple[int, int], torchrun: bool) -> Path:
     """NAME.EXT for a whole sample; NAME.rankR.EXT under torchrun; NAME.shardI-of-K.EXT for --shard I/K."""
     if part[1] == 1:

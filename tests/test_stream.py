@@ -129,3 +129,18 @@ def test_two_ranks_under_torchrun_write_the_same_parts_as_two_shards(overfit_mod
         assert rank.smiles.tolist() == shard.smiles.tolist()
     totals = json.loads((tmp_path / "big.csv.summary.json").read_text())
     assert totals["parts"] == 2 and totals["n"] == 2 * BLOCK + 100
+
+
+def test_combine_joins_parts_and_drops_duplicates_across_them(overfit_model, tmp_path: Path) -> None:  # noqa: ANN001
+    for i in range(2):
+        code, _, err = invoke("sample", "--model", overfit_model[0], "--n", BLOCK + 200, "--seed", 8, "--no-score",
+                              "--shard", f"{i}/2", "--output", tmp_path / "big.csv.gz", "--n-jobs", 1)
+        assert code == 0, err
+    parts = sorted(tmp_path.glob("big.shard*-of-2.csv.gz"))
+    code, _, err = invoke("combine", *parts, "--output", tmp_path / "all.csv")
+    assert code == 0 and f"{BLOCK + 200} rows read from 2 part(s)" in err
+    whole = pd.read_csv(tmp_path / "all.csv")
+    code, _, err = invoke("combine", *parts, "--unique", "--output", tmp_path / "distinct.csv")
+    distinct = pd.read_csv(tmp_path / "distinct.csv")
+    assert code == 0 and distinct.canonical_smiles.is_unique
+    assert set(distinct.canonical_smiles) == set(whole.canonical_smiles.dropna())
