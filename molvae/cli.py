@@ -235,6 +235,23 @@ def sample(n: int, temperature: float | None, seed: int | None, source: str, val
 
 
 @main.command()
+@click.argument("model", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="The card as JSON.")
+def info(model: Path | None, as_json: bool) -> None:
+    """The card of MODEL (a run folder or checkpoint; default: the bundled model): data, fine-tuning, vocabulary and
+    what it cannot read, architecture, training, stored figures, recommended temperature, sha256."""
+    import json
+
+    from molvae.api import bundled_model_path
+    from molvae.model.card import card, card_text
+    from molvae.model.checkpoint import load_checkpoint, resolve_path
+
+    path = bundled_model_path() if model is None else resolve_path(model)
+    details = card(load_checkpoint(path), path)
+    click.echo(json.dumps(details, indent=2, default=str) if as_json else card_text(details))
+
+
+@main.command()
 @click.argument("parts", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--output", type=click.Path(path_type=Path), required=True,
               help="The combined .csv, .csv.gz or .parquet, written aside and renamed when complete.")

@@ -3,6 +3,7 @@ the architecture and property head are taken from the initial model, early stopp
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -74,6 +75,11 @@ def test_fine_tuning_adds_the_new_tokens_and_records_where_it_started(overfit_mo
     from molvae.smiles.files import file_sha256
 
     assert record["sha256"] == file_sha256(model) and record["property_head"] == "none"
+    code, _ = invoke("info", tmp_path / "ft")  # the card names where it started
+    result = CliRunner().invoke(main, ["info", str(tmp_path / "ft"), "--json"])
+    card = json.loads(result.stdout)
+    assert result.exit_code == 0 and card["fine_tuned_from"]["sha256"] == record["sha256"]
+    assert "stereocentres (@)" in card["vocabulary"]["can_express"]
     # a fine-tuning run resumes like any run
     code, err = invoke("train", DATA / "tnks2_small.csv", "--resume", tmp_path / "ft", "--max-steps", "6", "--quiet")
     assert code == 0, err
@@ -123,3 +129,12 @@ def test_a_frozen_encoder_keeps_its_weights(overfit_model, tmp_path: Path) -> No
 
 def test_the_fine_tuned_model_writes_stereo_smiles_it_learned() -> None:
     assert tokenize("C[C@H](N)O") == ["C", "[C@H]", "(", "N", ")", "O"]  # the tokens fine-tuning adds are single tokens
+
+
+def test_info_prints_the_bundled_models_card() -> None:
+    result = CliRunner().invoke(main, ["info", "--json"])
+    card = json.loads(result.stdout)
+    assert result.exit_code == 0 and card["recommended_temperature"] > 0 and len(card["sha256"]) == 64
+    assert "stereocentres (@)" in card["vocabulary"]["cannot_express"] and card["data"]["n_molecules"] > 0
+    text = CliRunner().invoke(main, ["info"]).stdout
+    assert "cannot read" in text and "temperature" in text
