@@ -25,7 +25,7 @@ from molvae.smiles.tokenizer import SPECIALS, Vocabulary
 # The fine-tuning schedule used when no --config is given: a few hundred to a few thousand steps, validated often,
 # stopped when the validation loss has not improved for `patience` validations (best.safetensors keeps the best).
 FINE_TUNE: dict[str, Any] = {
-    "lr": 5e-4, "lr_schedule": "cosine", "epochs": 100, "max_steps": 3000, "batch_size": 64,
+    "lr": 5e-4, "lr_schedule": "cosine", "epochs": 1000, "max_steps": 3000, "batch_size": 64,
     "kl_schedule": "constant", "val_every": 50, "patience": 4, "val_fraction": 0.1,
     "n_val_reconstruct": 200, "n_val_samples": 200, "n_aggregate": 2000,
 }
