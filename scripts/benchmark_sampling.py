@@ -5,7 +5,7 @@ holding all N (the old one-shot path: decode everything, then score everything, 
 Usage: ``python scripts/benchmark_sampling.py [--n 1000000] [--small 10000] [--repeats 100] [--model PATH]
 [--chunk-sizes 50000,100000] [--work runs/sampling-bench] [--json OUT]``
 
-Peak memory is the largest sum of RSS over the process and its scoring workers (read from /proc every 0.2 s); CPU
+Peak memory is the largest sum of PSS over the process and its scoring workers (read from /proc every 0.2 s); CPU
 use is (user + system CPU seconds of the whole tree) / wall seconds, so 2.0 means both cores busy all the time.
 Run it on a quiet machine: nothing else should use the cores.
 """
@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _tree_rss(pid: int) -> int:
-    """Bytes of RSS of ``pid`` and all its descendants (Linux /proc)."""
+    """Bytes of memory of ``pid`` and all its descendants (Linux /proc): PSS, which shares the pages the forked
+    scoring workers have in common with the main process among them (RSS would count the model and torch once per
+    process); RSS where PSS cannot be read."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -39,11 +41,15 @@ def _tree_rss(pid: int) -> int:
     while todo:
         current = todo.pop()
         try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
+            rollup = Path(f"/proc/{current}/smaps_rollup").read_text().splitlines()
+            total += sum(int(line.split()[1]) * 1024 for line in rollup if line.startswith("Pss:"))
         except OSError:
-            pass
+            try:
+                for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+            except OSError:
+                pass
         todo.extend(children.get(current, []))
     return total
 
@@ -64,7 +70,7 @@ def run(args: list[str]) -> dict[str, float]:
         raise SystemExit(f"molvae sample {' '.join(args)} failed:\n{err[-2000:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"wall_s": wall, "peak_rss_mb": peak / 2**20, "cpu_s": cpu, "cores_busy": cpu / wall,
+    return {"wall_s": wall, "peak_pss_mb": peak / 2**20, "cpu_s": cpu, "cores_busy": cpu / wall,
             "summary": err.strip().splitlines()[-1] if err.strip() else ""}
 
 
@@ -87,19 +93,19 @@ def main() -> None:
         result.update(label=label, n=n, molecules_per_s=n / result["wall_s"])
         rows.append(result)
         print(f"{label:<34} n={n:>9,}  {result['wall_s']:8.1f} s  {result['molecules_per_s']:7.1f} mol/s  "
-              f"peak {result['peak_rss_mb']:7.1f} MB  cores busy {result['cores_busy']:.2f}", flush=True)
+              f"peak {result['peak_pss_mb']:7.1f} MB  cores busy {result['cores_busy']:.2f}", flush=True)
 
     for chunk in args.chunk_sizes:
         out = args.work / f"stream_{chunk}.csv.gz"
         record(f"stream, chunk {chunk:,}", args.n, run([*model, "--n", str(args.n), "--seed", "1", "--chunk-size",
                                                         str(chunk), "--output", str(out), "--force"]))
         out.unlink(missing_ok=True)
-    total = {"wall_s": 0.0, "peak_rss_mb": 0.0, "cpu_s": 0.0}
+    total = {"wall_s": 0.0, "peak_pss_mb": 0.0, "cpu_s": 0.0}
     for i in range(args.repeats):
         out = args.work / f"small_{i}.csv.gz"
         one = run([*model, "--n", str(args.small), "--seed", str(100 + i), "--output", str(out), "--force"])
-        total = {"wall_s": total["wall_s"] + one["wall_s"], "peak_rss_mb": max(total["peak_rss_mb"],
-                 one["peak_rss_mb"]), "cpu_s": total["cpu_s"] + one["cpu_s"]}
+        total = {"wall_s": total["wall_s"] + one["wall_s"], "peak_pss_mb": max(total["peak_pss_mb"],
+                 one["peak_pss_mb"]), "cpu_s": total["cpu_s"] + one["cpu_s"]}
         out.unlink(missing_ok=True)
     total["cores_busy"] = total["cpu_s"] / total["wall_s"]
     record(f"{args.repeats} separate runs of {args.small:,}", args.repeats * args.small, total)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import torch
 from tqdm.auto import tqdm
 
 from molvae.chemistry import chem
@@ -146,6 +147,9 @@ def iter_frames(decode_block: Callable[[int], list[str]], n: int, shard: tuple[i
                dynamic_ncols=True)
     pending: list[list[Future]] = []  # per chunk, the futures of its pieces (one per worker)
     pool = ProcessPoolExecutor(max_workers=workers) if options.score or workers > 1 else None
+    threads = torch.get_num_threads()
+    if pool is not None and len(chunks) > 1:  # decoding overlaps scoring: one decoding thread, the other cores
+        torch.set_num_threads(1)  # score (OpenMP threads waiting on preempted peers cost more than they gave)
     try:
         for chunk in chunks:
             raw = [s for b in chunk for s in decode_block(b)[: n - b * BLOCK]]
@@ -159,6 +163,7 @@ def iter_frames(decode_block: Callable[[int], list[str]], n: int, shard: tuple[i
             bar.update(len(frame))
             yield _finish(frame, table, seen, options)
     finally:
+        torch.set_num_threads(threads)
         bar.close()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
