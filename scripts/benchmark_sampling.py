@@ -101,14 +101,15 @@ def main() -> None:
                                                         str(chunk), "--output", str(out), "--force"]))
         out.unlink(missing_ok=True)
     total = {"wall_s": 0.0, "peak_pss_mb": 0.0, "cpu_s": 0.0}
-    for i in range(args.repeats):
+    for i in range(args.repeats):  # --repeats 0 leaves the separate runs out
         out = args.work / f"small_{i}.csv.gz"
         one = run([*model, "--n", str(args.small), "--seed", str(100 + i), "--output", str(out), "--force"])
         total = {"wall_s": total["wall_s"] + one["wall_s"], "peak_pss_mb": max(total["peak_pss_mb"],
                  one["peak_pss_mb"]), "cpu_s": total["cpu_s"] + one["cpu_s"]}
         out.unlink(missing_ok=True)
-    total["cores_busy"] = total["cpu_s"] / total["wall_s"]
-    record(f"{args.repeats} separate runs of {args.small:,}", args.repeats * args.small, total)
+    if args.repeats:
+        total["cores_busy"] = total["cpu_s"] / total["wall_s"]
+        record(f"{args.repeats} separate runs of {args.small:,}", args.repeats * args.small, total)
     if not args.skip_one_shot:
         out = args.work / "one_shot.csv.gz"
         record("one chunk of all N (one-shot)", args.n, run([*model, "--n", str(args.n), "--seed", "1",
