@@ -23,7 +23,8 @@ from molvae.errors import CheckpointError, ConfigError, DataError, TokenizeError
 from molvae.generation.stream import BLOCK, StreamOptions, Tally, block_seed, iter_frames, shard_blocks
 from molvae.model.bundled import BUNDLED_MODEL as _BUNDLED_MODEL
 from molvae.model.bundled import bundled_model_path as _bundled_model_path
-from molvae.model.checkpoint import Checkpoint, load_checkpoint
+from molvae.model.bundled import named_model_path as _named_model_path
+from molvae.model.checkpoint import Checkpoint, load_checkpoint, resolve_path
 from molvae.model.sampling import around, decode_z, path, prior_batches
 from molvae.smiles.corpus import load_corpus
 from molvae.smiles.files import file_sha256, read_rows
@@ -38,6 +39,12 @@ BUNDLED_MODEL = _BUNDLED_MODEL  # here so that tests can point it elsewhere
 def bundled_model_path() -> Path:
     """The model that ships inside the package, after checking its sha256 against the one recorded beside it."""
     return _bundled_model_path(BUNDLED_MODEL)
+
+
+def model_path(spec: str | Path | None) -> Path:
+    """The checkpoint file of a model: None (the bundled default), a bundled model's name ('zinc250k'), a run
+    folder (its best checkpoint) or a checkpoint file."""
+    return _named_model_path(spec, BUNDLED_MODEL) or resolve_path(spec)
 
 
 def _seeded(seed: int | None) -> torch.Generator:
@@ -74,13 +81,13 @@ class MolVAE:
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str = "cpu", precision: str = "fp32") -> MolVAE:
-        """A model from a checkpoint file or run folder (its best checkpoint); the bundled model when path is None.
+        """A model from a checkpoint file or run folder (its best checkpoint), or a bundled model: the default when
+        path is None, or by name ('zinc250k': ZINC-250k's dialect, charged amines and stereo).
 
         ``precision`` of decoding: 'fp32', 'bf16' (the decoder's matrix products in bf16: about 2x faster sampling
         on a CPU with AVX512-BF16 or AMX, slower on one without), or 'auto' (bf16 where it is native).
         """
-        if path is None:
-            path = bundled_model_path()
+        path = model_path(path)
         checkpoint = load_checkpoint(path)
         return cls(checkpoint, device=device, source=Path(path), precision=precision)
 

@@ -133,7 +133,7 @@ def test_missing_default_model_is_a_clear_error(tmp_path: Path, monkeypatch: pyt
     from molvae import api
 
     monkeypatch.setattr(api, "BUNDLED_MODEL", tmp_path / "default.safetensors")  # as if installed without one
-    with pytest.raises(CheckpointError, match="no bundled default model is installed"):
+    with pytest.raises(CheckpointError, match="no bundled model .default. is installed"):
         MolVAE.load()
     assert issubclass(CheckpointError, MolVAEError)
 
@@ -152,6 +152,26 @@ def test_bundled_model_is_checked_against_its_recorded_sha256(overfit_model, tmp
     bundled.with_suffix(".sha256").write_text("0" * 64 + "\n")
     with pytest.raises(CheckpointError, match="is damaged"):
         MolVAE.load()
+
+
+def test_bundled_models_load_by_name_and_an_existing_path_of_that_name_wins(overfit_model, tmp_path,
+                                                                            monkeypatch) -> None:  # noqa: ANN001
+    import shutil
+
+    from molvae import api
+    from molvae.smiles.files import file_sha256
+
+    monkeypatch.setattr(api, "BUNDLED_MODEL", tmp_path / "default.safetensors")
+    with pytest.raises(CheckpointError, match="no bundled model 'zinc250k' is installed"):
+        MolVAE.load("zinc250k")
+    named = tmp_path / "zinc250k.safetensors"
+    shutil.copy(overfit_model[0], named)
+    named.with_suffix(".sha256").write_text(file_sha256(named) + "  zinc250k.safetensors\n")
+    assert api.model_path("zinc250k") == named and MolVAE.load("zinc250k").latent_dim == 32
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "zinc250k").mkdir()  # a run folder of that name in the working directory is read as a run folder
+    with pytest.raises(CheckpointError, match="no checkpoint at zinc250k"):
+        MolVAE.load("zinc250k")
 
 
 def test_recommended_sample_temperature_travels_in_the_checkpoint(vae: MolVAE, tmp_path: Path) -> None:

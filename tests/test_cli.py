@@ -122,7 +122,7 @@ def test_sample_without_model_is_a_clear_error(tmp_path: Path, monkeypatch: pyte
 
     monkeypatch.setattr(api, "BUNDLED_MODEL", tmp_path / "default.safetensors")  # as if installed without one
     code, _, err = run("sample", "--n", "3")
-    assert code == 4 and "no bundled default model is installed" in err and "Traceback" not in err
+    assert code == 4 and "no bundled model 'default' is installed" in err and "Traceback" not in err
 
 
 def test_score_keeps_invalid_rows_with_their_lines(tmp_path: Path) -> None:

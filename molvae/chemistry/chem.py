@@ -145,8 +145,19 @@ def morgan_fingerprint(mol: Mol, radius: int = 2, n_bits: int = 2048) -> DataStr
     return rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits).GetFingerprint(mol)
 
 
-def tanimoto(a: Mol, b: Mol) -> float:
-    """Tanimoto similarity of the Morgan r2 2048-bit fingerprints of two molecules."""
+FINGERPRINTS = ("bits", "counts")  # the two similarity measures of the constrained-optimization literature
+
+
+def morgan_counts(mol: Mol, radius: int = 2) -> DataStructs.UIntSparseIntVect:
+    """Unhashed Morgan count fingerprint (JT-VAE's ``AllChem.GetMorganFingerprint(mol, 2)``: the same values)."""
+    return rdFingerprintGenerator.GetMorganGenerator(radius=radius).GetSparseCountFingerprint(mol)
+
+
+def tanimoto(a: Mol, b: Mol, fingerprint: str = "bits") -> float:
+    """Tanimoto similarity of two molecules: of their Morgan r2 2048-bit vectors (``bits``, the default) or of their
+    unhashed Morgan r2 count fingerprints (``counts``, JT-VAE's original similarity)."""
+    if fingerprint == "counts":
+        return float(DataStructs.TanimotoSimilarity(morgan_counts(a), morgan_counts(b)))
     return float(DataStructs.TanimotoSimilarity(morgan_fingerprint(a), morgan_fingerprint(b)))
 
 

@@ -61,7 +61,8 @@ def _model_option(func, default: str = "the bundled default model"):  # noqa: AN
                         help="Number format of decoding; auto: bf16 where the hardware has it (AVX512-BF16, AMX, "
                              "CUDA), about 2x faster there.")(func)
     return click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
-                        help=f"A checkpoint (.safetensors) or run folder (its best checkpoint); default: {default}.")(func)
+                        help=f"A checkpoint (.safetensors), a run folder (its best checkpoint) or a bundled model's name "
+                             f"(default, zinc250k); default: {default}.")(func)
 
 
 def _output_options(func):  # noqa: ANN001, ANN202

@@ -122,14 +122,14 @@ def interpolate(start: str, end: str, steps: int, method: str, standardize: str,
 @click.argument("model", required=False, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="The card as JSON.")
 def info(model: Path | None, as_json: bool) -> None:
-    """The card of MODEL (a run folder or checkpoint; default: the bundled model): data, fine-tuning, vocabulary and
+    """The card of MODEL (a run folder, checkpoint or bundled model's name; default: the bundled model): data, fine-tuning, vocabulary and
     what it cannot read, architecture, training, stored figures, recommended temperature, sha256."""
     import json
 
-    from molvae.api import bundled_model_path
+    from molvae.api import model_path
     from molvae.model.card import card, card_text
-    from molvae.model.checkpoint import load_checkpoint, resolve_path
+    from molvae.model.checkpoint import load_checkpoint
 
-    path = bundled_model_path() if model is None else resolve_path(model)
+    path = model_path(model)
     details = card(load_checkpoint(path), path)
     click.echo(json.dumps(details, indent=2, default=str) if as_json else card_text(details))

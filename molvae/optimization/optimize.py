@@ -161,6 +161,8 @@ def _random(run: SearchRun, z0: torch.Tensor | None, owners: list[int], n_steps:
         else:
             z = z0 + radius * torch.randn(z0.shape, generator=generator)
         run.evaluate(z, owners, step)
+        if run.all_full():
+            break
 
 
 def _check_arguments(method: str, counts: dict[str, int], sizes: dict[str, float], similarity: float | None) -> None:
@@ -213,6 +215,8 @@ def optimize(
     neighbours: int = 3,
     progress: bool = False,
     standardize: str = "auto",
+    per_start: int | None = None,
+    fingerprint: str = "bits",
 ) -> pd.DataFrame:
     """Optimize an objective in the latent space of ``vae``; every decoded candidate is scored by the objective.
 
@@ -222,7 +226,9 @@ def optimize(
     standardized to what the model can express (``standardize``: auto | always | none); ``start``, ``start_score``
     and ``similarity`` refer to the molecule as given, and ``standardized`` says what changed before encoding it.
     With a similarity constraint and ``bo``, each start molecule gets its own search with an equal share of the
-    budget.
+    budget. ``per_start``: at most this many candidates scored per start molecule (a per-molecule budget, as the
+    benchmarks fix it; the search ends when every start has had its share). ``fingerprint``: the similarity measure,
+    ``bits`` (Morgan r2, 2048 bits) or ``counts`` (unhashed Morgan r2 counts, JT-VAE's).
 
     Raises ``ConfigError`` for bad arguments (before any oracle call) and ``OptimizationError`` when the objective
     fails; its ``results`` holds the rows found before.
@@ -234,6 +240,11 @@ def optimize(
                                   neighbours=neighbours), dict(radius=radius, step_size=step_size,
                                                                prior_weight=prior_weight), similarity)
     canonical = _canonical_starts(start, similarity)
+    if fingerprint not in chem.FINGERPRINTS:
+        raise ConfigError(f"fingerprint = {fingerprint!r}; expected one of {chem.FINGERPRINTS}")
+    if per_start is not None and (not isinstance(per_start, int) or isinstance(per_start, bool) or per_start < 1
+                                  or not canonical):
+        raise ConfigError(f"per_start = {per_start!r}; expected an integer >= 1, with start molecules")
     if method == "gradient":
         if not canonical:
             raise ConfigError("method 'gradient' starts from molecules: pass start=[...]")
@@ -246,7 +257,8 @@ def optimize(
     oracle = Oracle(fn, budget, f"objective {name!r}")
     mols = [chem.to_mol(c) for c in canonical]
     bar = tqdm(total=budget, disable=not progress, desc=f"optimize {name} ({method})", unit="call")
-    run = SearchRun(vae, oracle, method, canonical, mols, [], similarity, max_sa, allow_degenerate, bar=bar)
+    run = SearchRun(vae, oracle, method, canonical, mols, [], similarity, max_sa, allow_degenerate, bar=bar,
+                    fingerprint=fingerprint, per_start=per_start)
     run.standardized = [r.smiles for r in prepared]
     try:
         try:

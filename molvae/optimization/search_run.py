@@ -46,10 +46,21 @@ class SearchRun:
     max_sa: float | None
     allow_degenerate: bool
     rows: list[dict[str, Any]] = field(default_factory=list)
-    left_out: dict[str, int] = field(default_factory=lambda: {"invalid": 0, "similarity": 0, "sa": 0,
+    left_out: dict[str, int] = field(default_factory=lambda: {"invalid": 0, "start": 0, "similarity": 0, "sa": 0,
                                                                 "degenerate": 0})
     bar: Any = None
     standardized: list[str | None] = field(default_factory=list)  # each start as the model read it
+    fingerprint: str = "bits"  # similarity measure (chem.tanimoto)
+    per_start: int | None = None  # at most this many candidates scored for each start molecule
+    scored: dict[int, int] = field(default_factory=dict)  # candidates scored so far, per start
+
+    def full(self, owner: int) -> bool:
+        """True when start ``owner`` has had its ``per_start`` candidates scored."""
+        return self.per_start is not None and owner >= 0 and self.scored.get(owner, 0) >= self.per_start
+
+    def all_full(self) -> bool:
+        """True when every start has had its ``per_start`` candidates scored (the search can end)."""
+        return self.per_start is not None and bool(self.starts) and all(self.full(i) for i in range(len(self.starts)))
 
     def check(self, z: torch.Tensor, owners: Sequence[int], step: int) -> list[Candidate | None]:
         """Decode z (b, Z) greedily and apply the constraints (no oracle call): a candidate per row, None where the
@@ -60,9 +71,13 @@ class SearchRun:
                 self.left_out["invalid"] += 1
                 out.append(None)
                 continue
-            mol = chem.to_mol(smiles)
             owner = owners[i]
-            sim = chem.tanimoto(mol, self.start_mols[owner]) if owner >= 0 else float("nan")
+            if owner >= 0 and smiles in (self.starts[owner], self._standardized(owner)):
+                self.left_out["start"] += 1  # the start molecule itself (as given or as the model read it)
+                out.append(None)
+                continue
+            mol = chem.to_mol(smiles)
+            sim = chem.tanimoto(mol, self.start_mols[owner], self.fingerprint) if owner >= 0 else float("nan")
             sa = float("nan")
             if self.similarity is not None and owner >= 0 and sim < self.similarity:
                 broken = "similarity"  # most candidates stop here: no SA score computed for them
@@ -77,8 +92,15 @@ class SearchRun:
             out.append(Candidate(owner, smiles, sim, sa, step, z[i]))
         return out
 
+    def _standardized(self, owner: int) -> str | None:
+        return self.standardized[owner] if owner < len(self.standardized) else None
+
     def score(self, candidate: Candidate) -> float | None:
-        """The oracle's score of a candidate (a call unless cached); a valid score adds a result row."""
+        """The oracle's score of a candidate (a call unless cached); a valid score adds a result row. None without
+        a call when its start has had its ``per_start`` candidates scored."""
+        if self.full(candidate.owner):
+            return None
+        self.scored[candidate.owner] = self.scored.get(candidate.owner, 0) + 1
         before = self.oracle.calls
         value = self.oracle(candidate.smiles)
         if self.bar is not None and self.oracle.calls > before:

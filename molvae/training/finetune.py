@@ -15,7 +15,7 @@ from typing import Any
 
 from molvae.config import Config
 from molvae.errors import ConfigError
-from molvae.model.bundled import bundled_model_path
+from molvae.model.bundled import named_model_path
 from molvae.model.checkpoint import Checkpoint, load_checkpoint, resolve_path
 from molvae.model.extension import extend_state
 from molvae.model.vae import VAE
@@ -48,8 +48,9 @@ class Init:
 
 
 def resolve_init(spec: str) -> Path:
-    """The checkpoint file of ``init_from``: 'bundled', a run folder (its best checkpoint) or a file."""
-    return bundled_model_path() if spec == "bundled" else resolve_path(spec)
+    """The checkpoint file of ``init_from``: a bundled model's name ('bundled' or 'default', 'zinc250k'), a run
+    folder (its best checkpoint) or a file."""
+    return named_model_path(spec) or resolve_path(spec)
 
 
 def fine_tune_defaults(config: Config, init_from: str) -> Config:
