@@ -174,9 +174,10 @@ def _pm(pair: list) -> str:
 
 def markdown(report: dict, args: argparse.Namespace) -> str:
     """Our rows beside the published ones, with the protocol in one paragraph."""
+    out = args.json.relative_to(ROOT) if args.json.is_relative_to(ROOT) else args.json
     lines = [f"# ZINC-250k optimization benchmarks ({report['date']})", "",
              f"`python scripts/benchmark_optimize.py --suite zinc250k --model {args.model}"
-             f"{' --quick' if args.quick else ''} --json {args.json.relative_to(ROOT) if args.json.is_relative_to(ROOT) else args.json}`"
+             f"{' --quick' if args.quick else ''} --json {out}`"
              f" — model sha256 {report['model_sha256'][:16]}..., {report['machine']}, {report['seconds']:.0f} s.", "",
              f"Budget per start molecule: at most {args.per_start} candidates scored by the oracle (decoded "
              f"molecules meeting the similarity threshold, the start itself excluded), from {args.points} decoded "

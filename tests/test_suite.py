@@ -9,7 +9,7 @@ import pytest
 from molvae.api import MolVAE
 from molvae.chemistry import chem
 from molvae.errors import DataError
-from molvae.optimization.suite import Protocol, read_benchmark, rescore, run_protocol, summarize, success
+from molvae.optimization.suite import Protocol, read_benchmark, rescore, run_protocol, success, summarize
 
 ROOT = Path(__file__).resolve().parent.parent
 

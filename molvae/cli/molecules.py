@@ -122,8 +122,8 @@ def interpolate(start: str, end: str, steps: int, method: str, standardize: str,
 @click.argument("model", required=False, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="The card as JSON.")
 def info(model: Path | None, as_json: bool) -> None:
-    """The card of MODEL (a run folder, checkpoint or bundled model's name; default: the bundled model): data, fine-tuning, vocabulary and
-    what it cannot read, architecture, training, stored figures, recommended temperature, sha256."""
+    """The card of MODEL (a run folder, checkpoint or bundled model's name; default: the bundled model): data,
+    fine-tuning, vocabulary and what it cannot read, architecture, training, stored figures, recommended temperature, sha256."""
     import json
 
     from molvae.api import model_path
