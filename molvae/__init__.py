@@ -4,7 +4,7 @@ from typing import Any
 
 from molvae.errors import MolVAEError
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["MolVAE", "MolVAEError", "__version__"]
 
 
