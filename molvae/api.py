@@ -154,21 +154,25 @@ class MolVAE:
         a model trained on it). One the model cannot read (invalid, unknown tokens, too long) raises
         ``MolVAEError`` naming it; with ``errors="skip"`` its row is NaN instead.
         """
-        if errors not in ("raise", "skip"):
-            raise ConfigError(f"errors = {errors!r}; expected 'raise' or 'skip'")
         check_policy(standardize)
         smiles = [smiles] if isinstance(smiles, str) else list(smiles)
-        _check_count("batch_size", batch_size)
-        results = self.standardize(smiles, standardize)
-        bad = next((r for r in results if not r.ok), None)
-        if bad is not None and errors == "raise":
-            raise self._unreadable(bad, standardize)
-        return self._encode_readable(results, sample, seed, batch_size)
+        return self.encode_standardized(self.standardize(smiles, standardize), sample, errors, seed, batch_size,
+                                        standardize)
 
     @torch.no_grad()
-    def _encode_readable(self, results: Sequence[Standardized], sample: bool, seed: int | None,
-                         batch_size: int) -> torch.Tensor:
-        """z (B, Z) of the standardized molecules the model can read; NaN rows for the others."""
+    def encode_standardized(
+        self, results: Sequence[Standardized], sample: bool = False, errors: str = "raise", seed: int | None = None,
+        batch_size: int = 1024, policy: str = "auto",
+    ) -> torch.Tensor:
+        """z (B, Z) of molecules ``MolVAE.standardize`` has already prepared (for callers that also need what
+        changed: no second standardization); as ``encode`` otherwise. ``policy``: the one they were prepared with,
+        for the error message."""
+        if errors not in ("raise", "skip"):
+            raise ConfigError(f"errors = {errors!r}; expected 'raise' or 'skip'")
+        _check_count("batch_size", batch_size)
+        bad = next((r for r in results if not r.ok), None)
+        if bad is not None and errors == "raise":
+            raise self._unreadable(bad, policy)
         rows = [self.vocab.token_ids(r.written) if r.ok else None for r in results]
         out = torch.full((len(rows), self.latent_dim), float("nan"))
         good = [i for i, r in enumerate(rows) if r is not None]
@@ -394,7 +398,7 @@ class MolVAE:
             n_bad = sum(1 for r in results if not r.ok)
             raise DataError(f"{path}:{lines[bad]}: {self._unreadable(results[bad], standardize)} ({n_bad} row(s) "
                             "cannot be encoded; --errors skip writes NaN rows for them)")
-        z = self._encode_readable(results, sample, seed, 1024)
+        z = self.encode_standardized(results, sample, "skip", seed)
         table = pd.DataFrame({"line": lines, "smiles": raws, "standardized": [r.note for r in results],
                               "missing": [" ".join(r.missing) if r.smiles is not None else "(invalid SMILES)"
                                           for r in results]})

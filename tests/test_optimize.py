@@ -302,3 +302,12 @@ def test_bo_under_a_similarity_constraint_gives_each_start_its_share_of_the_budg
     share = (25 - len(low_qed)) // len(low_qed)  # the starts' own scores first, then an equal share each
     assert frame.groupby("start").size().max() <= share
     assert frame.start.nunique() > 1  # the searches ran side by side, not one start spending it all
+
+
+def test_bad_per_start_or_fingerprint_is_a_config_error_before_any_call(vae_with_predictor, low_qed) -> None:
+    calls: list[str] = []
+    for options in ({"per_start": 0}, {"per_start": 2.5}, {"fingerprint": "ecfp6"}, {"per_start": 2, "start": None}):
+        arguments = {"start": low_qed, **options}
+        with pytest.raises(ConfigError):
+            vae_with_predictor.optimize(lambda s: calls.append(s) or 0.0, method="random", budget=10, **arguments)
+    assert calls == []

@@ -25,7 +25,7 @@ def reconstruction(vae: LatentModel, smiles: Sequence[str], k: int = 10, beam_wi
     """
     prepared = vae.standardize(list(smiles), standardize)
     target = [r.smiles for r in prepared]
-    mu = vae.encode(smiles, errors="skip", standardize=standardize)
+    mu = vae.encode_standardized(prepared, errors="skip")
     ok = ~torch.isnan(mu).any(dim=1)
     index = ok.nonzero().flatten()
     n = len(smiles)
@@ -34,14 +34,14 @@ def reconstruction(vae: LatentModel, smiles: Sequence[str], k: int = 10, beam_wi
     if len(index) == 0:
         return out
     goal = [target[i] for i in index.tolist()]
-    good = [smiles[i] for i in index.tolist()]
+    good = [prepared[i] for i in index.tolist()]
     greedy = vae.decode(mu[index])
     out["recon_greedy"] = float(np.sum([a == b for a, b in zip(greedy, goal)]) / n)
     beam = vae.decode(mu[index], beam_width=beam_width)
     out["recon_beam"] = float(np.sum([a == b for a, b in zip(beam, goal)]) / n)
     hit = np.zeros(len(index), dtype=bool)
     for attempt in range(k):
-        draws = vae.encode(good, sample=True, seed=seed + attempt, standardize=standardize)
+        draws = vae.encode_standardized(good, sample=True, seed=seed + attempt)
         hit |= np.array([a == b for a, b in zip(vae.decode(draws), goal)])
     out[f"recon_sampled@{k}"] = float(hit.sum() / n)
     ids, lengths = vae.vocab.encode([prepared[i].written for i in index.tolist()])

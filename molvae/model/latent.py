@@ -36,6 +36,11 @@ class LatentModel(Protocol):
         ``errors="skip"`` a molecule that cannot be read gives a NaN row."""
         ...
 
+    def encode_standardized(self, results: Sequence[Any], sample: bool = False, errors: str = "raise",
+                            seed: int | None = None, batch_size: int = 1024, policy: str = "auto") -> torch.Tensor:
+        """z (B, Z) of molecules ``standardize`` has already prepared."""
+        ...
+
     def standardize(self, smiles: Sequence[str] | str, policy: str = "auto") -> list[Any]:
         """``chemistry.standardize.Standardized`` of each molecule: as the model will read it, and what changed."""
         ...

@@ -180,6 +180,23 @@ def _check_arguments(method: str, counts: dict[str, int], sizes: dict[str, float
         raise ConfigError(f"similarity = {similarity!r}; expected a number in [0, 1]")
 
 
+def _check_budget_terms(per_start: int | None, fingerprint: str, has_starts: bool) -> None:
+    """ConfigError for a per-start budget that is not a positive integer (or has no starts to apply to), or an
+    unknown fingerprint."""
+    if fingerprint not in chem.FINGERPRINTS:
+        raise ConfigError(f"fingerprint = {fingerprint!r}; expected one of {chem.FINGERPRINTS}")
+    if per_start is not None and (not isinstance(per_start, int) or isinstance(per_start, bool) or per_start < 1
+                                  or not has_starts):
+        raise ConfigError(f"per_start = {per_start!r}; expected an integer >= 1, with start molecules")
+
+
+def _check_gradient(vae: LatentModel, name: str, canonical: list[str]) -> None:
+    """ConfigError when the gradient method has no start molecules or no predictor of the objective."""
+    if not canonical:
+        raise ConfigError("method 'gradient' starts from molecules: pass start=[...]")
+    _surrogate(vae, name)
+
+
 def _canonical_starts(start: Sequence[str] | str | None, similarity: float | None) -> list[str]:
     """Canonical SMILES of the start molecules; ConfigError for one that does not parse, or for a similarity
     constraint without starts."""
@@ -226,32 +243,23 @@ def optimize(
     standardized to what the model can express (``standardize``: auto | always | none); ``start``, ``start_score``
     and ``similarity`` refer to the molecule as given, and ``standardized`` says what changed before encoding it.
     With a similarity constraint and ``bo``, each start molecule gets its own search with an equal share of the
-    budget. ``per_start``: at most this many candidates scored per start molecule (a per-molecule budget, as the
-    benchmarks fix it; the search ends when every start has had its share). ``fingerprint``: the similarity measure,
-    ``bits`` (Morgan r2, 2048 bits) or ``counts`` (unhashed Morgan r2 counts, JT-VAE's).
+    budget. ``per_start``: at most this many candidates scored per start (the benchmarks' per-molecule budget).
+    ``fingerprint`` of similarity: ``bits`` (Morgan r2, 2048 bits) or ``counts`` (JT-VAE's unhashed Morgan r2).
 
     Raises ``ConfigError`` for bad arguments (before any oracle call) and ``OptimizationError`` when the objective
     fails; its ``results`` holds the rows found before.
     """
-    if method not in METHODS:
-        raise ConfigError(f"method = {method!r}; expected one of {METHODS}")
     name, fn = build_objective(objective, target)
     _check_arguments(method, dict(n_steps=n_steps, budget=budget, batch=batch, n_points=n_points,
                                   neighbours=neighbours), dict(radius=radius, step_size=step_size,
                                                                prior_weight=prior_weight), similarity)
     canonical = _canonical_starts(start, similarity)
-    if fingerprint not in chem.FINGERPRINTS:
-        raise ConfigError(f"fingerprint = {fingerprint!r}; expected one of {chem.FINGERPRINTS}")
-    if per_start is not None and (not isinstance(per_start, int) or isinstance(per_start, bool) or per_start < 1
-                                  or not canonical):
-        raise ConfigError(f"per_start = {per_start!r}; expected an integer >= 1, with start molecules")
+    _check_budget_terms(per_start, fingerprint, bool(canonical))
     if method == "gradient":
-        if not canonical:
-            raise ConfigError("method 'gradient' starts from molecules: pass start=[...]")
-        _surrogate(vae, name)  # fail now if the predictor cannot serve this objective
+        _check_gradient(vae, name, canonical)
     # the model reads each start in the form it can express; similarity and start scores stay with the given form
     prepared = vae.standardize(canonical, standardize) if canonical else []
-    z0 = vae.encode(canonical, standardize=standardize) if canonical else None  # raises naming an unreadable start
+    z0 = vae.encode_standardized(prepared, policy=standardize) if canonical else None  # raises naming an unreadable one
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     oracle = Oracle(fn, budget, f"objective {name!r}")
