@@ -218,3 +218,15 @@ def test_a_kekule_model_reads_any_spelling_of_a_molecule_in_kekule_form(tmp_path
     assert vae.written("c1ccc(O)cc1") == "OC1=CC=CC=C1"
     z = vae.encode(["Oc1ccccc1", "OC1=CC=CC=C1", "c1ccc(O)cc1"])  # aromatic 'c' is not in this vocabulary
     assert torch.allclose(z[0], z[1]) and torch.allclose(z[0], z[2])
+
+
+def test_zinc250k_model_reads_the_benchmark_sets_as_written() -> None:
+    from molvae.optimization.suite import read_benchmark
+
+    vae = MolVAE.load("zinc250k")
+    root = Path(__file__).resolve().parent.parent / "data" / "benchmarks"
+    starts = read_benchmark(root / "zinc250k_plogp_test800.txt") + read_benchmark(root / "zinc250k_qed_test800.txt")
+    readable = [r.ok for r in vae.standardize(starts, "none")]  # charges and stereo as ZINC writes them, no change
+    assert sum(readable) >= 1598  # all but one ([OH+], never in its training data)
+    assert sum(r.ok for r in MolVAE.load().standardize(starts[:800], "none")) < 100  # the default model could not
+    assert vae.sample_temperature == 0.7 and vae.config.data.property_list == ["logP", "qed", "SAS"]
