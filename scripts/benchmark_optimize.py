@@ -230,7 +230,7 @@ def draw_pairs(report: dict, path: Path, n: int = 6) -> None:
     from molvae.chemistry import chem
 
     rows = [r for r in report["molecules"] if r["task"] == "plogp" and r["delta"] == 0.4
-            and r["fingerprint"] == "bits" and r["success"]]
+            and r["fingerprint"] == "bits" and r["method"] == "gradient" and r["success"]]
     rows = sorted(rows, key=lambda r: r["start_score"] - r["score"])[:n]
     mols, legends = [], []
     for r in rows:
