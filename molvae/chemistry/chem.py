@@ -153,12 +153,21 @@ def morgan_counts(mol: Mol, radius: int = 2) -> DataStructs.UIntSparseIntVect:
     return rdFingerprintGenerator.GetMorganGenerator(radius=radius).GetSparseCountFingerprint(mol)
 
 
+def similarity_fingerprint(mol: Mol, fingerprint: str = "bits") -> DataStructs.ExplicitBitVect:
+    """The fingerprint ``tanimoto`` compares: Morgan r2 2048 bits (``bits``) or unhashed Morgan r2 counts
+    (``counts``); for callers that compare one molecule with many (compute it once)."""
+    return morgan_counts(mol) if fingerprint == "counts" else morgan_fingerprint(mol)
+
+
+def fingerprint_tanimoto(a: DataStructs.ExplicitBitVect, b: DataStructs.ExplicitBitVect) -> float:
+    """Tanimoto similarity of two fingerprints of the same kind (``similarity_fingerprint``)."""
+    return float(DataStructs.TanimotoSimilarity(a, b))
+
+
 def tanimoto(a: Mol, b: Mol, fingerprint: str = "bits") -> float:
     """Tanimoto similarity of two molecules: of their Morgan r2 2048-bit vectors (``bits``, the default) or of their
     unhashed Morgan r2 count fingerprints (``counts``, JT-VAE's original similarity)."""
-    if fingerprint == "counts":
-        return float(DataStructs.TanimotoSimilarity(morgan_counts(a), morgan_counts(b)))
-    return float(DataStructs.TanimotoSimilarity(morgan_fingerprint(a), morgan_fingerprint(b)))
+    return fingerprint_tanimoto(similarity_fingerprint(a, fingerprint), similarity_fingerprint(b, fingerprint))
 
 
 _LONG_CHAIN = Chem.MolFromSmarts("-".join(["[C;!R;!$(C=*);!$(C#*)]"] * 8))

@@ -53,6 +53,7 @@ class SearchRun:
     fingerprint: str = "bits"  # similarity measure (chem.tanimoto)
     per_start: int | None = None  # at most this many candidates scored for each start molecule
     scored: dict[int, int] = field(default_factory=dict)  # candidates scored so far, per start
+    start_fingerprints: dict[int, Any] = field(default_factory=dict)  # each start's, computed once
 
     def full(self, owner: int) -> bool:
         """True when start ``owner`` has had its ``per_start`` candidates scored."""
@@ -77,7 +78,7 @@ class SearchRun:
                 out.append(None)
                 continue
             mol = chem.to_mol(smiles)
-            sim = chem.tanimoto(mol, self.start_mols[owner], self.fingerprint) if owner >= 0 else float("nan")
+            sim = self._similarity(mol, owner) if owner >= 0 else float("nan")
             sa = float("nan")
             if self.similarity is not None and owner >= 0 and sim < self.similarity:
                 broken = "similarity"  # most candidates stop here: no SA score computed for them
@@ -91,6 +92,13 @@ class SearchRun:
                 continue
             out.append(Candidate(owner, smiles, sim, sa, step, z[i]))
         return out
+
+    def _similarity(self, mol: Any, owner: int) -> float:
+        """Tanimoto similarity of a candidate to start ``owner`` (the start's fingerprint computed once)."""
+        if owner not in self.start_fingerprints:
+            self.start_fingerprints[owner] = chem.similarity_fingerprint(self.start_mols[owner], self.fingerprint)
+        return chem.fingerprint_tanimoto(chem.similarity_fingerprint(mol, self.fingerprint),
+                                         self.start_fingerprints[owner])
 
     def _standardized(self, owner: int) -> str | None:
         return self.standardized[owner] if owner < len(self.standardized) else None
