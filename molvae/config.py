@@ -25,6 +25,7 @@ EMBEDDINGS = ("onehot", "identity", "learned")
 KL_SCHEDULES = ("constant", "linear", "sigmoid", "cyclical")
 LR_SCHEDULES = ("constant", "cosine")
 PRECISIONS = ("fp32", "bf16")
+AUGMENTS = ("none", "encoder", "both")  # randomized SMILES: molvae.training.augment
 
 
 def _check(condition: bool, name: str, value: Any, accepted: str) -> None:
@@ -134,6 +135,7 @@ class TrainConfig:
     init_from: str = ""  # fine-tuning: start from this model's weights (a run folder, a checkpoint, or 'bundled')
     freeze_encoder: bool = False  # train the decoder only (the encoder and its Gaussian layer keep their weights)
     patience: int = 0  # stop after this many validations in a row without a lower validation loss; 0: never
+    augment: str = "none"  # none | encoder | both: randomized SMILES each time a molecule is drawn (training.augment)
 
     def __post_init__(self) -> None:
         _check_positive_ints(self, ("batch_size", "epochs", "kl_warmup_steps", "kl_cycle_steps", "val_every"))
@@ -146,6 +148,7 @@ class TrainConfig:
         _check(self.lr_schedule in LR_SCHEDULES, "lr_schedule", self.lr_schedule, f"one of {LR_SCHEDULES}")
         _check(self.kl_schedule in KL_SCHEDULES, "kl_schedule", self.kl_schedule, f"one of {KL_SCHEDULES}")
         _check(self.precision in PRECISIONS, "precision", self.precision, f"one of {PRECISIONS}")
+        _check(self.augment in AUGMENTS, "augment", self.augment, f"one of {AUGMENTS}")
         _check_fraction("word_dropout", self.word_dropout)
         for name in ("max_steps", "threads", "seed", "patience"):
             value = getattr(self, name)

@@ -10,7 +10,10 @@ What it does, step by step (idempotent: a step whose output exists and checks ou
    ``smiles,logP,qed,SAS`` computed with RDKit (Crippen logP, QED, SA score), rounded to 4 decimals, sorted in the
    drawn order. Running it again with the same RDKit version gives the same file byte for byte.
 
-Usage: ``python scripts/fetch_zinc.py [--data-dir data] [--n 250000] [--seed 0] [--force]``
+Usage: ``python scripts/fetch_zinc.py [--data-dir data] [--n 250000] [--seed 0] [--force] [--start 0] [--out PATH]``
+
+``--start K --out PATH`` writes molecules K .. K+n of the same seeded draw to PATH instead: ``--start 250000`` gives
+molecules no model trained on ``data/zinc.csv`` has seen (used by the v6 pilots, docs/model_card.md).
 """
 
 from __future__ import annotations
@@ -87,11 +90,11 @@ def _props(chunk: list[str]) -> list[str]:
     return rows
 
 
-def build_zinc_csv(moses_dir: Path, out: Path, n: int, seed: int) -> None:
+def build_zinc_csv(moses_dir: Path, out: Path, n: int, seed: int, start: int = 0) -> None:
     import numpy as np
 
     train = read_split(moses_dir / "train.csv.gz")
-    order = np.random.default_rng(seed).permutation(len(train))[:n]
+    order = np.random.default_rng(seed).permutation(len(train))[start : start + n]
     drawn = [train[i] for i in order]
     chunks = [drawn[i : i + 5000] for i in range(0, len(drawn), 5000)]
     buffer = io.StringIO()
@@ -110,16 +113,18 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parent.parent / "data")
     parser.add_argument("--n", type=int, default=250_000, help="molecules drawn for zinc.csv")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--force", action="store_true", help="rebuild zinc.csv even if present")
+    parser.add_argument("--force", action="store_true", help="rebuild the output file even if present")
+    parser.add_argument("--start", type=int, default=0, help="first molecule of the seeded draw to take")
+    parser.add_argument("--out", type=Path, default=None, help="output CSV (default DATA_DIR/zinc.csv)")
     args = parser.parse_args()
     moses_dir = args.data_dir / "moses"
     wheel = fetch_wheel(moses_dir)
     extract_splits(wheel, moses_dir)
-    out = args.data_dir / "zinc.csv"
+    out = args.out or args.data_dir / "zinc.csv"
     if out.exists() and not args.force:
         print(f"[3/3] {out} exists (use --force to rebuild it)")
         return
-    build_zinc_csv(moses_dir, out, args.n, args.seed)
+    build_zinc_csv(moses_dir, out, args.n, args.seed, args.start)
 
 
 if __name__ == "__main__":

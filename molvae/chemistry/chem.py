@@ -90,6 +90,24 @@ def kekule_smiles(canonical: str) -> str | None:
     return Chem.MolToSmiles(mol, kekuleSmiles=True)
 
 
+def random_spellings(canonical: Sequence[str], kekule: bool, seed: int) -> list[str | None]:
+    """One randomized SMILES of each molecule (a random starting atom and traversal order; Arus-Pous et al. 2019),
+    in Kekulé form when ``kekule``. Seeded: molecule i is written with seed ``seed + i``, so the same seed gives the
+    same strings. None where the string is invalid or cannot be kekulized."""
+    out: list[str | None] = []
+    with quiet_rdkit():
+        for i, smiles in enumerate(canonical):
+            mol = to_mol(smiles)
+            if mol is not None and kekule:
+                try:
+                    Chem.Kekulize(mol, clearAromaticFlags=True)
+                except Exception:  # RDKit's KekulizeException
+                    mol = None
+            out.append(None if mol is None else
+                       Chem.MolToRandomSmilesVect(mol, 1, randomSeed=(seed + i) % 2**31, kekuleSmiles=kekule)[0])
+    return out
+
+
 def written_many(canonical: Sequence[str], kekule: bool) -> list[str | None]:
     """The strings a model reads for canonical SMILES: themselves, or their Kekulé forms when ``kekule``."""
     if not kekule:

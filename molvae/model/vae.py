@@ -226,11 +226,13 @@ class VAE(nn.Module):
         return self.head(x), torch.stack(states)
 
     def forward(
-        self, ids: torch.Tensor, lengths: torch.Tensor, word_dropout: float = 0.0, sample: bool = True
+        self, ids: torch.Tensor, lengths: torch.Tensor, word_dropout: float = 0.0, sample: bool = True,
+        source: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> dict[str, torch.Tensor]:
         """Encode, sample z, decode with teacher forcing. ids (B, T) as bos..eos pad -> logits (B, T-1, V); with a
-        property head also ``properties`` (B, P), standardized predictions from mu."""
-        mu, logvar = self.encode(ids, lengths)
+        property head also ``properties`` (B, P), standardized predictions from mu. ``source``: other ids (B, T')
+        and lengths (B,) for the encoder to read (another spelling of the same molecules); default ``ids``."""
+        mu, logvar = self.encode(*(source if source is not None else (ids, lengths)))
         z = reparameterize(mu, logvar) if sample else mu
         inputs = ids[:, :-1]
         if word_dropout > 0 and self.training:

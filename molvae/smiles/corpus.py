@@ -250,3 +250,12 @@ def write_rejected_report(rejected: Sequence[Rejected], target: str | Path) -> P
     writer.writerows([r.line, r.raw, r.reason] for r in rejected)
     atomic_write(target, buffer.getvalue().encode("utf-8"))
     return target
+
+
+def remap_to_vocab(corpus: Corpus, vocab: Vocabulary) -> np.ndarray:
+    """The corpus token ids (N, T) renumbered into ``vocab``; an error names tokens that ``vocab`` lacks."""
+    missing = [t for t in corpus.vocab.tokens if t not in vocab.index]
+    if missing:
+        raise DataError(f"{corpus.path} has tokens the model's vocabulary lacks: {missing}")
+    table = np.array([vocab.index[t] for t in corpus.vocab.tokens], dtype=np.int16)
+    return table[corpus.ids]

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import signal
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,33 +18,35 @@ from typing import Any
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
 
 from molvae.config import Config, parse_duration, to_toml
 from molvae.device import autocast
-from molvae.errors import ConfigError, DataError, OutputError, TrainingError, describe_os_error
+from molvae.errors import ConfigError, OutputError, TrainingError, describe_os_error
 from molvae.model.checkpoint import Checkpoint, save_checkpoint, versions
 from molvae.model.properties import standardization
 from molvae.model.sampling import aggregate_posterior
 from molvae.model.vae import VAE, property_loss, vae_loss
 from molvae.outputs import atomic_write
-from molvae.smiles.corpus import Corpus, load_corpus, write_rejected_report
+from molvae.smiles.corpus import load_corpus, remap_to_vocab, write_rejected_report
 from molvae.smiles.files import read_properties
 from molvae.smiles.tokenizer import Vocabulary
+from molvae.training.augment import randomized_batch, step_seed
 from molvae.training.batching import bucket_batches, collate, iter_batches, split_indices
 from molvae.training.distributed import (
     any_true,
     barrier,
     init_from_env,
     main_first,
-    mean_over_ranks,
     shutdown,
 )
 from molvae.training.finetune import adopt, extended_vocabulary, freeze_encoder, load_initial_weights
 from molvae.training.lock import RunLock
 from molvae.training.plots import plot_loss_curve
+from molvae.training.progress import Progress, Window, log_training
+from molvae.training.run import Run
 from molvae.training.run_folder import METRIC_COLUMNS, MetricsLog, _open_run_dir, resume_config  # noqa: F401
 from molvae.training.schedules import kl_weight_at, lr_at
+from molvae.training.stop import StopFlag
 from molvae.training.validation import collapse_warning, validate
 
 
@@ -62,76 +62,6 @@ class TrainResult:
     rank: int = 0  # this process's rank under torchrun (0 alone)
     warnings: list[str] = field(default_factory=list)  # e.g. posterior collapse, for the user to read
     notes: list[str] = field(default_factory=list)  # e.g. what fine-tuning changed about the initial model
-
-
-def remap_to_vocab(corpus: Corpus, vocab: Vocabulary) -> np.ndarray:
-    """The corpus token ids (N, T) renumbered into ``vocab``; an error names tokens that ``vocab`` lacks."""
-    missing = [t for t in corpus.vocab.tokens if t not in vocab.index]
-    if missing:
-        raise DataError(f"{corpus.path} has tokens the model's vocabulary lacks: {missing}")
-    table = np.array([vocab.index[t] for t in corpus.vocab.tokens], dtype=np.int16)
-    return table[corpus.ids]
-
-
-class _StopFlag:
-    """Ctrl-C (SIGINT) or a scheduler's SIGTERM sets a flag; the loop stops after the current step and writes a
-    checkpoint (``signal`` says which arrived). A second Ctrl-C stops at once."""
-
-    def __init__(self) -> None:
-        self.stop = False
-        self.signal = ""
-        self.previous: dict[int, Any] = {}
-
-    def __enter__(self) -> _StopFlag:
-        for number in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self.previous[number] = signal.signal(number, self._handle)
-            except ValueError:  # not the main thread
-                pass
-        return self
-
-    def _handle(self, signum, frame) -> None:  # noqa: ANN001
-        if self.stop and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.stop = True
-        self.signal = self.signal or ("terminated" if signum == signal.SIGTERM else "interrupt")
-
-    def __exit__(self, *exc) -> None:
-        for number, handler in self.previous.items():
-            signal.signal(number, handler)
-
-
-@dataclass
-class Run:
-    """Everything one training invocation works with, built by ``set_up`` and advanced by ``train_step``."""
-
-    config: Config
-    ctx: Any  # distributed.Context: rank, world size, is_main
-    device: torch.device
-    run_dir: Path
-    data: Path
-    corpus: Corpus
-    vocab: Vocabulary
-    ids: np.ndarray  # (N, T) token ids in ``vocab``'s numbering
-    train_idx: np.ndarray
-    val_idx: np.ndarray
-    targets: np.ndarray | None  # (N, P) standardized property values, NaN where unknown
-    model: VAE
-    trainer: torch.nn.Module  # the model, wrapped in DistributedDataParallel under torchrun
-    optimizer: torch.optim.Optimizer
-    state: dict[str, Any]  # step, epoch, batch, best_val_loss, elapsed_s, world_size, data: saved in checkpoints
-    log: MetricsLog
-    total: int  # steps this run will take in all (epochs or max_steps)
-    max_time: float | None
-    resumed: bool
-    lock: RunLock | None = None  # rank 0's hold on the run folder
-    saved_step: int = -1  # the step of the last checkpoint written (or resumed from)
-
-    @property
-    def logged(self) -> tuple[str, ...]:
-        """The loss terms averaged into each training row of metrics.csv."""
-        return ("loss", "reconstruction", "kl", "token_accuracy") + (("property_loss",) if self.targets is not None
-                                                                      else ())
 
 
 def _build_model(config: Config, vocab: Vocabulary, targets: np.ndarray | None, train_idx: np.ndarray,
@@ -269,17 +199,32 @@ def run_validation(run: Run) -> dict[str, float]:
     return result
 
 
-def train_step(run: Run, rows: np.ndarray, flag: _StopFlag, started: float) -> tuple[dict[str, torch.Tensor], str]:
+def batch_tensors(run: Run, rows: np.ndarray, step: int) -> tuple[torch.Tensor, torch.Tensor, tuple | None]:
+    """The decoder's ids (B, T) and lengths (B,) of the molecules ``rows`` on the run's device, and what the encoder
+    reads instead (ids, lengths), or None when it reads the same: ``train.augment`` spells the molecules at random."""
+    ids, lengths = collate(run.ids, run.corpus.lengths, rows)
+    mode = run.config.train.augment
+    if mode != "none":
+        seed = step_seed(run.config.train.seed + 7919 * run.ctx.rank, step)
+        spelled = randomized_batch([run.corpus.smiles[i] for i in rows], ids, lengths, run.vocab,
+                                   run.config.data.kekule, seed)[:2]
+        if mode == "both":
+            return spelled[0].to(run.device), spelled[1].to(run.device), None
+        return ids.to(run.device), lengths.to(run.device), (spelled[0].to(run.device), spelled[1].to(run.device))
+    return ids.to(run.device), lengths.to(run.device), None
+
+
+def train_step(run: Run, rows: np.ndarray, flag: StopFlag, started: float) -> tuple[dict[str, torch.Tensor], str]:
     """One optimizer step on the molecules ``rows``; returns the loss terms and why to stop after it ('' to go on:
     else max_steps, max_time or interrupt). Every rank agrees on the stop, and on a loss that is not finite."""
     cfg, state = run.config.train, run.state
-    batch_ids, batch_lengths = (t.to(run.device) for t in collate(run.ids, run.corpus.lengths, rows))
     step = state["step"]
+    batch_ids, batch_lengths, source = batch_tensors(run, rows, step)
     beta, lr = kl_weight_at(step, cfg), lr_at(step, run.total, cfg)
     for group in run.optimizer.param_groups:
         group["lr"] = lr
     with autocast(run.device, cfg.precision):
-        out = run.trainer(batch_ids, batch_lengths, word_dropout=cfg.word_dropout)
+        out = run.trainer(batch_ids, batch_lengths, word_dropout=cfg.word_dropout, source=source)
     terms = vae_loss(out["logits"], out["targets"], out["mu"], out["logvar"], beta, cfg.free_bits, run.vocab.pad_id)
     if run.targets is not None:
         terms["property_loss"] = property_loss(out["properties"].float(),
@@ -306,62 +251,6 @@ def train_step(run: Run, rows: np.ndarray, flag: _StopFlag, started: float) -> t
     return terms, stop
 
 
-class _Window:
-    """Loss terms summed over the steps since the last training row of metrics.csv."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, float] = {}
-        self.n, self.molecules, self.t0 = 0, 0, time.perf_counter()
-
-    def add(self, terms: dict[str, torch.Tensor], keys: tuple[str, ...], n_molecules: int) -> None:
-        for key in keys:
-            self.sums[key] = self.sums.get(key, 0.0) + float(terms[key].detach())
-        self.n += 1
-        self.molecules += n_molecules
-
-
-def log_training(run: Run, window: _Window, terms: dict[str, torch.Tensor], bar: tqdm) -> _Window:
-    """Every ``log_every`` steps: the window's means (over ranks) as a training row; returns the window to go on
-    with (a fresh one after a row)."""
-    if run.state["step"] % run.config.train.log_every != 0:
-        return window
-    seconds = time.perf_counter() - window.t0
-    means = mean_over_ranks(run.ctx, {k: window.sums[k] / window.n for k in run.logged})
-    row: dict[str, Any] = {k: round(v, 5) for k, v in means.items()}
-    beta = float(terms["beta"])
-    row.update(step=run.state["step"], epoch=run.state["epoch"], split="train", beta=round(beta, 6),
-               lr=round(float(terms["lr"]), 8), elapsed_s=round(run.state["elapsed_s"], 2),
-               molecules_per_s=round(window.molecules * run.ctx.world_size / seconds, 1))
-    if run.ctx.is_main:
-        run.log.add(row)
-        run.log.flush()
-    bar.set_postfix(loss=row["loss"], rec=row["reconstruction"], kl=row["kl"], beta=round(beta, 4),
-                    acc=row["token_accuracy"])
-    return _Window()
-
-
-class _Progress:
-    """The progress bar, and the validation figures: shown on it, warned about (posterior collapse, once) and kept
-    with the step they were taken at."""
-
-    def __init__(self, run: Run, progress: bool) -> None:
-        self.bar = tqdm(total=run.total, initial=run.state["step"], disable=not (progress and run.ctx.is_main),
-                        desc="train", unit="step", leave=True, dynamic_ncols=True)
-        self.collapse_shown = False
-        self.last_validation: dict[str, float] = {}
-        self.validated_at = -1
-
-    def validated(self, run: Run, result: dict[str, float]) -> None:
-        self.last_validation, self.validated_at = result, run.state["step"]
-        warning = collapse_warning(result, run.state["step"], run.config)
-        if warning and not self.collapse_shown and not self.bar.disable:  # the result repeats it at the end
-            self.collapse_shown = True
-            self.bar.write(f"warning: {warning}", file=sys.stderr)
-        if result:
-            self.bar.set_postfix(val_loss=round(result["loss"], 3), rec_rate=round(result["reconstruction_rate"], 3),
-                                 valid=round(result["prior_validity"], 3))
-
-
 def _out_of_patience(run: Run) -> bool:
     """Early stopping: ``patience`` validations in a row without a lower validation loss (rank 0 decides)."""
     patience = run.config.train.patience
@@ -369,8 +258,8 @@ def _out_of_patience(run: Run) -> bool:
     return bool(patience) and any_true(run.ctx, [stale >= patience])[0]
 
 
-def train_epoch(run: Run, flag: _StopFlag, progress: _Progress, started: float, elapsed_before: float,
-                window: _Window) -> tuple[str, _Window]:
+def train_epoch(run: Run, flag: StopFlag, progress: Progress, started: float, elapsed_before: float,
+                window: Window) -> tuple[str, Window]:
     """Steps through the rest of the current epoch's batches, validating every ``val_every`` steps and when
     stopping; returns why it stopped ('' at the epoch's end) and the window of steps not yet logged."""
     cfg, state = run.config.train, run.state
@@ -427,9 +316,9 @@ def fit(
 def _fit(run: Run, config: Config, progress: bool) -> TrainResult:
     """``fit``'s loop over epochs, once set up."""
     started, elapsed_before = time.monotonic(), run.state["elapsed_s"]
-    bar, window = _Progress(run, progress), _Window()
+    bar, window = Progress(run, progress), Window()
     stopped_by = ""
-    with _StopFlag() as flag:
+    with StopFlag() as flag:
         while run.state["epoch"] < config.train.epochs and not stopped_by:
             stopped_by, window = train_epoch(run, flag, bar, started, elapsed_before, window)
     bar.bar.close()
