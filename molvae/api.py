@@ -25,12 +25,13 @@ from molvae.model.bundled import BUNDLED_MODEL as _BUNDLED_MODEL
 from molvae.model.bundled import bundled_model_path as _bundled_model_path
 from molvae.model.bundled import named_model_path as _named_model_path
 from molvae.model.checkpoint import Checkpoint, load_checkpoint, resolve_path
+from molvae.model.prior import MixturePrior
 from molvae.model.sampling import around, decode_z, path, prior_batches
 from molvae.smiles.corpus import load_corpus
 from molvae.smiles.files import file_sha256, read_rows
 from molvae.smiles.tokenizer import tokenize
 
-SOURCES = ("prior", "aggregate")
+SOURCES = ("prior", "aggregate", "mixture")  # where z comes from when sampling
 
 
 BUNDLED_MODEL = _BUNDLED_MODEL  # here so that tests can point it elsewhere
@@ -230,16 +231,29 @@ class MolVAE:
 
     # ---------------------------------------------------------------------------------------------- generation
 
-    def latent_source(self, source: str) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """(mean, cov) of the aggregate posterior for 'aggregate', (None, None) for the prior N(0, I)."""
+    def draw_z(self, n: int, generator: torch.Generator, source: str = "prior") -> torch.Tensor:
+        """n latent points (n, Z): from N(0, I) ('prior'), the aggregate posterior's Gaussian ('aggregate') or the
+        mixture fitted to it ('mixture', see ``fit_prior``)."""
         if source not in SOURCES:
             raise ConfigError(f"source = {source!r}; expected one of {SOURCES}")
-        if source == "prior":
-            return None, None
         extra = self.checkpoint.extra_tensors
-        if "aggregate_mean" not in extra:
+        if source == "mixture":
+            mixture = MixturePrior.from_tensors(extra)
+            if mixture is None:
+                raise CheckpointError(f"{self.source} has no fitted mixture prior; fit one with fit_prior() (molvae "
+                                      "fit-prior) or use source='prior'")
+            return mixture.sample(n, generator)
+        if source == "aggregate" and "aggregate_mean" not in extra:
             raise CheckpointError(f"{self.source} stores no aggregate posterior; use source='prior'")
-        return extra["aggregate_mean"], extra["aggregate_cov"]
+        mean, cov = (extra["aggregate_mean"], extra["aggregate_cov"]) if source == "aggregate" else (None, None)
+        return next(prior_batches(n, self.latent_dim, n, generator, mean, cov))
+
+    @property
+    def sample_source(self) -> str:
+        """Where this model recommends drawing z from: 'mixture' once a prior is fitted (``fit_prior``), else
+        'prior'."""
+        value = self.checkpoint.extra.get("sample_source", "prior")
+        return value if value in SOURCES else "prior"
 
     @property
     def sample_temperature(self) -> float:
@@ -256,34 +270,37 @@ class MolVAE:
                      syntax_mask: bool = True) -> list[str]:
         """The BLOCK strings of one block of a seeded sample (``generation.stream``): z and the draws of the decoder
         come from the block's own seed, so molecule i is the same however the sample is cut into chunks or shards."""
-        mean, cov = self.latent_source(source)
         generator = torch.Generator().manual_seed(block_seed(seed, block))
-        z = next(prior_batches(BLOCK, self.latent_dim, BLOCK, generator, mean, cov))
+        z = self.draw_z(BLOCK, generator, source)
         return decode_z(self.model, self.vocab, z, temperature, temperature == 0, generator, BLOCK,
                         syntax_mask=syntax_mask, precision=self.precision)
 
-    def _sampling(self, n: int, temperature: float | None, seed: int | None, source: str) -> tuple[float, int]:
-        """Checked arguments of a sample: (temperature, seed), a random seed when None."""
+    def _sampling(self, n: int, temperature: float | None, seed: int | None,
+                  source: str | None) -> tuple[float, int, str]:
+        """Checked arguments of a sample: (temperature, seed, source); None means the model's recommended
+        temperature and source, and a random seed."""
         _check_count("n", n)
         temperature = self.sample_temperature if temperature is None else temperature
         _check_number("temperature", temperature)
+        source = self.sample_source if source is None else source
         if source not in SOURCES:
             raise ConfigError(f"source = {source!r}; expected one of {SOURCES}")
-        return temperature, int(torch.randint(0, 2**62, (1,))) if seed is None else seed
+        return temperature, int(torch.randint(0, 2**62, (1,))) if seed is None else seed, source
 
     def sample(
-        self, n: int, temperature: float | None = None, seed: int | None = None, source: str = "prior",
+        self, n: int, temperature: float | None = None, seed: int | None = None, source: str | None = None,
         valid_only: bool = False, unique: bool = False, syntax_mask: bool = True,
     ) -> list[str]:
-        """n decoded strings from the prior (or the aggregate posterior); the same seed gives the same molecules,
-        and the first m of n are those of a sample of m.
+        """n decoded strings; the same seed gives the same molecules, and the first m of n are those of a sample of m.
 
-        ``temperature`` None: the model's ``sample_temperature``. ``valid_only``/``unique`` filter the n draws
+        ``temperature`` None: the model's ``sample_temperature``. ``source`` (where z comes from: 'prior' N(0, I),
+        'mixture' the prior fitted to the training molecules' codes, 'aggregate' its single-Gaussian version) None:
+        the model's ``sample_source``. ``valid_only``/``unique`` filter the n draws
         (canonical SMILES then), so fewer than n may come back. ``syntax_mask``: the decoder may only write
         syntactically valid SMILES (branches and rings closed, no dangling bonds; molvae.smiles.grammar); False gives
         the raw decoder's strings. For millions of molecules use ``iter_samples``.
         """
-        temperature, seed = self._sampling(n, temperature, seed, source)
+        temperature, seed, source = self._sampling(n, temperature, seed, source)
         out = [s for b in shard_blocks(n, (0, 1))
                for s in self.decode_block(b, seed, temperature, source, syntax_mask)[: n - b * BLOCK]]
         if valid_only or unique:
@@ -294,7 +311,7 @@ class MolVAE:
 
     def iter_samples(
         self, n: int, chunk_size: int = 100_000, temperature: float | None = None, seed: int | None = None,
-        source: str = "prior", score: bool = True, valid_only: bool = False, unique: bool = False, n_jobs: int = 0,
+        source: str | None = None, score: bool = True, valid_only: bool = False, unique: bool = False, n_jobs: int = 0,
         syntax_mask: bool = True, shard: tuple[int, int] = (0, 1), progress: bool = False, tally: Tally | None = None,
     ) -> Iterator[pd.DataFrame]:
         """Samples as frames of about ``chunk_size`` rows (smiles, valid, canonical_smiles, the RDKit scores unless
@@ -302,7 +319,7 @@ class MolVAE:
         worker processes while the next chunk decodes: memory does not grow with n. ``shard`` (I, K): only the
         I-th of K disjoint parts (together, the K parts are the n molecules). ``tally`` (a ``Tally``) is filled with
         the counts of everything drawn (valid, distinct, novel), whatever the filters."""
-        temperature, seed = self._sampling(n, temperature, seed, source)
+        temperature, seed, source = self._sampling(n, temperature, seed, source)
         _check_count("chunk_size", chunk_size)
         if n_jobs < 0:
             raise ConfigError(f"n_jobs = {n_jobs}; expected 0 (all cores) or more")
@@ -406,7 +423,7 @@ class MolVAE:
         return z, table
 
     def sample_frame(
-        self, n: int, temperature: float | None = None, seed: int | None = None, source: str = "prior",
+        self, n: int, temperature: float | None = None, seed: int | None = None, source: str | None = None,
         valid_only: bool = False, unique: bool = False, score: bool = True, n_jobs: int = 0, syntax_mask: bool = True,
     ) -> tuple[pd.DataFrame, dict[str, float]]:
         """Samples as one table (``iter_samples``' frames together) and a summary: n, valid, unique and novel
@@ -438,6 +455,23 @@ class MolVAE:
         self.checkpoint.config = self.config
         self.checkpoint.train_state = {**self.checkpoint.train_state, "property_errors": errors, "property_fit": fit}
         return errors
+
+    def fit_prior(
+        self, data: str | Path, n_components: int = 1024, max_molecules: int = 200_000, smiles_column: str | None = None,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """Fit the mixture prior (``molvae.model.prior``) to the codes of up to ``max_molecules`` molecules of
+        ``data`` (its training molecules, as a rule) and make it this model's ``sample_source``; ``save`` writes it.
+        Returns what it was fitted on."""
+        from molvae.training.prior_fit import fit_prior_on_file
+
+        _check_count("n_components", n_components)
+        _check_count("max_molecules", max_molecules)
+        mixture, fit = fit_prior_on_file(self, data, smiles_column, max_molecules, n_components, seed)
+        self.checkpoint.extra_tensors.update(mixture.tensors())
+        self.checkpoint.extra["sample_source"] = "mixture"
+        self.checkpoint.extra["prior_fit"] = fit
+        return fit
 
     def predict_properties(self, smiles: Sequence[str] | str) -> pd.DataFrame:
         """The property predictor's values for molecules (NaN rows for ones the model cannot encode)."""

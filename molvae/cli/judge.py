@@ -1,4 +1,5 @@
-"""Commands that judge or improve molecules with a model: ``evaluate``, ``fit-properties``, ``optimize``."""
+"""Commands that judge or improve molecules with a model: ``evaluate``, ``fit-properties``, ``fit-prior``,
+``optimize``."""
 
 from __future__ import annotations
 
@@ -95,6 +96,30 @@ def fit_properties(data: Path, properties: str, output: Path, force: bool, smile
     path = vae.save(output, force=force)
     for name, error in errors.items():
         click.echo(f"{name:<16}held-out MAE {error['mae']:.4f}  R^2 {error['r2']:.3f}  (n = {error['n']})")
+    click.echo(f"wrote {path}", err=True)
+
+
+@main.command("fit-prior")
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--output", type=click.Path(path_type=Path), required=True, help="The new checkpoint (.safetensors).")
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@click.option("--components", type=int, default=1024, show_default=True, help="Gaussians in the mixture.")
+@click.option("--max-molecules", type=int, default=200_000, show_default=True, help="Molecules encoded (drawn by seed).")
+@click.option("--smiles-column", default=None, help="SMILES column of DATA.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@_model_option
+def fit_prior(data: Path, output: Path, force: bool, components: int, max_molecules: int, smiles_column: str | None,
+              seed: int, model_path: Path | None, device: str, precision: str) -> None:
+    """Fit a mixture prior to the codes of DATA's molecules (the model's training set, as a rule) and write the model
+    with it to OUTPUT; its samples then draw z from the mixture instead of N(0, I) (--source prior still can)."""
+    from molvae.api import MolVAE
+    from molvae.outputs import check_writable
+
+    check_writable(output, force, (".safetensors",))
+    vae = MolVAE.load(model_path, device=device, precision=precision)
+    fit = vae.fit_prior(data, components, max_molecules, smiles_column, seed)
+    path = vae.save(output, force=force)
+    click.echo(f"mixture of {fit['n_components']} Gaussians fitted to {fit['n_molecules']} molecules of {data}")
     click.echo(f"wrote {path}", err=True)
 
 

@@ -45,6 +45,8 @@ def card(checkpoint: Checkpoint, path: Path) -> dict[str, Any]:
         "property_predictor": state.get("property_errors") or ({"columns": config.data.property_list}
                                                                if config.data.property_list else None),
         "recommended_temperature": checkpoint.extra.get("sample_temperature", 1.0),
+        "sample_source": checkpoint.extra.get("sample_source", "prior"),
+        "prior_fit": checkpoint.extra.get("prior_fit"),
         "stores": sorted(checkpoint.extra_tensors),
         "versions": checkpoint.versions,
     }
@@ -67,6 +69,10 @@ def card_text(info: dict[str, Any]) -> str:
               f"{training['processes']} process(es), device {training['device']}, {training['precision']}; best "
               f"validation loss {training['best_validation_loss']}",
               f"temperature  {info['recommended_temperature']} (recommended for sampling)"]
+    if info["prior_fit"]:
+        fit = info["prior_fit"]
+        lines.append(f"z drawn from {info['sample_source']}: {fit['n_components']} Gaussians fitted to the codes of "
+                     f"{fit['n_molecules']} molecules of {fit['data']}")
     if info["property_predictor"]:
         lines.append(f"predictor    {info['property_predictor']}")
     lines.append(f"versions     {info['versions']}")

@@ -1,0 +1,48 @@
+"""Fit the mixture prior of a trained VAE (``model.prior``) on the encoded molecules of a data file
+(``MolVAE.fit_prior``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from molvae.errors import DataError
+from molvae.model.latent import LatentModel
+from molvae.model.prior import MixturePrior, fit_mixture
+from molvae.smiles.corpus import load_corpus, remap_to_vocab
+from molvae.training.batching import iter_batches
+
+
+@torch.no_grad()
+def posterior_moments(vae: LatentModel, ids: np.ndarray, lengths: np.ndarray,
+                      batch_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior means and variances (N, Z) of molecules given as token ids (N, T) in the model's vocabulary."""
+    mus, variances = [], []
+    was_training = vae.model.training
+    vae.model.eval()
+    for batch_ids, batch_lengths in iter_batches(ids, lengths, batch_size):
+        mu, logvar = vae.model.encode(batch_ids.to(vae.device), batch_lengths.to(vae.device))
+        mus.append(mu.float().cpu())
+        variances.append(logvar.float().exp().cpu())
+    vae.model.train(was_training)
+    return torch.cat(mus), torch.cat(variances)
+
+
+def fit_prior_on_file(vae: LatentModel, data: str | Path, smiles_column: str | None = None,
+                      max_molecules: int = 200_000, n_components: int = 1024, seed: int = 0,
+                      ) -> tuple[MixturePrior, dict[str, Any]]:
+    """(mixture, what it was fitted on) for up to ``max_molecules`` molecules of ``data`` (drawn by seed), read as
+    the model reads them (Kekulé or not); molecules with tokens the model lacks are an error naming them."""
+    corpus = load_corpus(data, smiles_column, vae.config.data.max_length, kekule=vae.config.data.kekule)
+    if len(corpus.smiles) < 2:
+        raise DataError(f"{corpus.path}: {len(corpus.smiles)} usable molecule(s); a prior needs at least 2")
+    ids = remap_to_vocab(corpus, vae.vocab)
+    rows = np.sort(np.random.default_rng(seed).permutation(len(corpus.smiles))[:max_molecules])
+    mu, variance = posterior_moments(vae, ids[rows], corpus.lengths[rows])
+    mixture = fit_mixture(mu, variance, n_components, seed=seed)
+    fit = {"data": str(Path(data).resolve()), "sha256": corpus.sha256, "n_molecules": len(rows),
+           "n_components": mixture.n_components}
+    return mixture, fit

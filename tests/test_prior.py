@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from molvae.api import MolVAE
+from molvae.cli import main
+from molvae.errors import CheckpointError
+from molvae.model.prior import MixturePrior, fit_mixture
+
+
+def two_clusters(n: int = 4000) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(n, 6, generator=generator) * 0.3 + 2.0
+    b = torch.randn(n, 6, generator=generator) * 0.3 - 2.0
+    return torch.cat([a, b])
+
+
+def test_mixture_finds_two_clusters_and_widens_them_by_the_posterior_variance() -> None:
+    mu = two_clusters()
+    prior = fit_mixture(mu, torch.full_like(mu, 0.05), n_components=2, iterations=20)
+    order = prior.means[:, 0].argsort()
+    assert torch.allclose(prior.weights, torch.tensor([0.5, 0.5]), atol=0.01)
+    assert torch.allclose(prior.means[order], torch.tensor([[-2.0] * 6, [2.0] * 6]), atol=0.05)
+    assert torch.allclose(prior.variances, torch.full((2, 6), 0.09 + 0.05), atol=0.02)
+
+
+def test_mixture_samples_come_from_where_the_codes_are_and_are_seeded() -> None:
+    mu = two_clusters()
+    prior = fit_mixture(mu, torch.full_like(mu, 0.01), n_components=8)
+    z = prior.sample(2000, torch.Generator().manual_seed(1))
+    assert z.shape == (2000, 6)
+    assert torch.equal(z, prior.sample(2000, torch.Generator().manual_seed(1)))
+    assert (z.abs().mean(dim=1) > 1.0).float().mean() > 0.99  # near +-2, not near 0 where N(0, I) would put them
+    assert prior.log_prob(torch.full((1, 6), 2.0)) > prior.log_prob(torch.zeros(1, 6)) + 10
+
+
+def test_mixture_round_trips_through_checkpoint_tensors() -> None:
+    mu = two_clusters(200)
+    prior = fit_mixture(mu, torch.full_like(mu, 0.01), n_components=4, iterations=5)
+    back = MixturePrior.from_tensors(prior.tensors())
+    assert back is not None and all(torch.equal(getattr(back, k), getattr(prior, k))
+                                    for k in ("weights", "means", "variances"))
+    assert MixturePrior.from_tensors({}) is None
+
+
+def test_fit_prior_makes_the_mixture_the_models_sampling_source(overfit_model, tmp_path: Path) -> None:  # noqa: ANN001
+    path, molecules = overfit_model
+    vae = MolVAE.load(path)
+    before = vae.sample(50, temperature=0.0, seed=3)
+    assert vae.sample_source == "prior"
+    with pytest.raises(CheckpointError, match="fit_prior"):
+        vae.sample(5, source="mixture", seed=0)
+    fit = vae.fit_prior(Path(vae.checkpoint.train_state["data"]["path"]), n_components=8)
+    assert fit["n_molecules"] == 64 and fit["n_components"] == 8
+    saved = MolVAE.load(vae.save(tmp_path / "with_prior.safetensors"))
+    assert saved.sample_source == "mixture"
+    drawn = saved.sample(200, temperature=0.0, seed=3)
+    assert drawn == saved.sample(200, temperature=0.0, seed=3)  # seeded
+    assert saved.sample(50, temperature=0.0, seed=3, source="prior") == before  # N(0, I) samples unchanged
+    known = set(molecules)
+    # greedy decodes of mixture draws land on the training molecules far more often than N(0, I) draws do
+    from_prior = saved.sample(200, temperature=0.0, seed=3, source="prior", valid_only=True)
+    assert sum(s in known for s in drawn if s) > sum(s in known for s in from_prior)
+
+
+def test_fit_prior_command_writes_a_model_that_samples_from_it(overfit_model, tmp_path: Path) -> None:  # noqa: ANN001
+    path, _ = overfit_model
+    data = MolVAE.load(path).checkpoint.train_state["data"]["path"]
+    out = tmp_path / "prior.safetensors"
+    result = CliRunner().invoke(main, ["fit-prior", data, "--model", str(path), "--output", str(out),
+                                       "--components", "4"])
+    assert result.exit_code == 0, result.output
+    assert "4 Gaussians" in result.output
+    info = CliRunner().invoke(main, ["info", str(out)])
+    assert "z drawn from mixture" in info.output
+    sampled = CliRunner().invoke(main, ["sample", "--model", str(out), "--n", "20", "--seed", "1", "--no-score"])
+    assert sampled.exit_code == 0, sampled.output
+    again = CliRunner().invoke(main, ["sample", "--model", str(out), "--n", "20", "--seed", "1", "--no-score",
+                                      "--source", "prior"])
+    assert again.exit_code == 0 and again.output != sampled.output
