@@ -1,0 +1,71 @@
+"""Where should z come from? MOSES metrics of molecules decoded from different latent sources of one model: N(0, I),
+its fitted mixture prior (when it has one), draws from the posteriors q(z|x) of training molecules, and those
+posteriors' means. The gap between N(0, I) and the posterior draws is how much a better prior could gain without
+training the decoder again (docs/model_card.md, "The fitted prior").
+
+Usage: python scripts/benchmark_latent_sources.py [--model default] [--data data/zinc.csv] [--n 10000]
+       [--temperature 0.7] [--json OUT]
+Needs the MOSES splits (python scripts/fetch_zinc.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from molvae.api import MolVAE
+from molvae.evaluation.evaluate import evaluate_samples, load_reference, load_training_set
+from molvae.model.prior import MixturePrior
+from molvae.smiles.corpus import load_corpus, remap_to_vocab
+from molvae.training.batching import split_indices
+from molvae.training.prior_fit import posterior_moments
+
+KEYS = ("valid", "FCD/Test", "SNN/Test", "Scaf/Test", "IntDiv", "Filters", "Novelty")
+
+
+def latent_sources(vae: MolVAE, data: Path, n: int, seed: int = 1) -> dict[str, torch.Tensor]:
+    """n latent points (n, Z) per source: N(0, I), the fitted mixture (if any), posterior draws and means of n
+    training molecules of ``data`` (its training split, drawn by seed)."""
+    generator = torch.Generator().manual_seed(seed)
+    corpus = load_corpus(data, vae.config.data.smiles_column, vae.config.data.max_length, kekule=vae.config.data.kekule)
+    train_idx, _ = split_indices(len(corpus.smiles), vae.config.data.val_fraction, vae.config.train.seed)
+    rows = np.sort(np.random.default_rng(seed).choice(train_idx, min(n, len(train_idx)), replace=False))
+    mu, variance = posterior_moments(vae, remap_to_vocab(corpus, vae.vocab)[rows], corpus.lengths[rows])
+    sources = {"N(0, I)": torch.randn(n, vae.latent_dim, generator=generator)}
+    mixture = MixturePrior.from_tensors(vae.checkpoint.extra_tensors)
+    if mixture is not None:
+        sources[f"fitted mixture ({mixture.n_components})"] = mixture.sample(n, generator)
+    sources["posterior draws of training molecules"] = mu + variance.sqrt() * torch.randn(mu.shape, generator=generator)
+    sources["posterior means of training molecules"] = mu
+    return sources
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--data", type=Path, default=Path("data/zinc.csv"), help="the model's training file")
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--temperature", type=float, default=0.7)
+    parser.add_argument("--moses", type=Path, default=Path("data/moses"))
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    vae = MolVAE.load(args.model)
+    reference = load_reference("Test", args.moses / "test.csv.gz")
+    train = load_training_set(args.moses / "train.csv.gz")
+    rows = {}
+    for name, z in latent_sources(vae, args.data, args.n).items():
+        smiles = vae.decode(z, temperature=args.temperature, seed=3)
+        metrics = evaluate_samples([s or "" for s in smiles], [reference], train=train).metrics
+        rows[name] = {k: round(float(metrics[k]), 4) for k in KEYS if k in metrics}
+        print(f"{name:<42}" + "  ".join(f"{k} {v}" for k, v in rows[name].items()), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps({"model": str(args.model), "n": args.n, "temperature": args.temperature,
+                                         "sources": rows}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
