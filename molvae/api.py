@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import math
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,26 +11,21 @@ import numpy as np
 import pandas as pd
 import torch
 
+from molvae.checks import check_count, check_number, seeded
 from molvae.chemistry import chem
-from molvae.chemistry.novelty import smiles_hashes
 from molvae.chemistry.scoring import score_smiles
 from molvae.chemistry.standardize import Standardized, check_policy, standardize_many
 from molvae.chemistry.standardize import summary as standardization_summary
 from molvae.device import resolve_device, resolve_precision
 from molvae.errors import CheckpointError, ConfigError, DataError, TokenizeError, VocabularyError
-from molvae.generation.stream import BLOCK, StreamOptions, Tally, block_seed, iter_frames, shard_blocks
+from molvae.generation.sampler import Sampler
 from molvae.model.bundled import BUNDLED_MODEL as _BUNDLED_MODEL
 from molvae.model.bundled import bundled_model_path as _bundled_model_path
 from molvae.model.bundled import named_model_path as _named_model_path
 from molvae.model.checkpoint import Checkpoint, load_checkpoint, resolve_path
-from molvae.model.prior import MixturePrior
-from molvae.model.sampling import around, decode_z, path, prior_batches
-from molvae.smiles.corpus import load_corpus
-from molvae.smiles.files import file_sha256, read_rows
+from molvae.model.sampling import around, decode_z, path
+from molvae.smiles.files import read_rows
 from molvae.smiles.tokenizer import tokenize
-
-SOURCES = ("prior", "aggregate", "mixture")  # where z comes from when sampling
-
 
 BUNDLED_MODEL = _BUNDLED_MODEL  # here so that tests can point it elsewhere
 
@@ -48,24 +41,7 @@ def model_path(spec: str | Path | None) -> Path:
     return _named_model_path(spec, BUNDLED_MODEL) or resolve_path(spec)
 
 
-def _seeded(seed: int | None) -> torch.Generator:
-    generator = torch.Generator()
-    generator.manual_seed(seed if seed is not None else int(torch.randint(0, 2**62, (1,))))
-    return generator
-
-
-def _check_number(name: str, value: float, low: float = 0.0, strict: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < low or (strict and value == low):
-        raise ConfigError(f"{name} = {value!r}; expected a finite number {'>' if strict else '>='} {low}")
-
-
-def _check_count(name: str, value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ConfigError(f"{name} = {value!r}; expected an integer > 0")
-
-
-class MolVAE:
+class MolVAE(Sampler):
     """A trained SMILES VAE with its vocabulary; every method takes and returns plain Python/torch/pandas values."""
 
     def __init__(
@@ -91,10 +67,6 @@ class MolVAE:
         path = model_path(path)
         checkpoint = load_checkpoint(path)
         return cls(checkpoint, device=device, source=Path(path), precision=precision)
-
-    @property
-    def latent_dim(self) -> int:
-        return self.model.latent_dim
 
     def __repr__(self) -> str:
         return f"MolVAE({self.source}, latent_dim={self.latent_dim}, vocab={len(self.vocab)} tokens)"
@@ -170,14 +142,14 @@ class MolVAE:
         for the error message."""
         if errors not in ("raise", "skip"):
             raise ConfigError(f"errors = {errors!r}; expected 'raise' or 'skip'")
-        _check_count("batch_size", batch_size)
+        check_count("batch_size", batch_size)
         bad = next((r for r in results if not r.ok), None)
         if bad is not None and errors == "raise":
             raise self._unreadable(bad, policy)
         rows = [self.vocab.token_ids(r.written) if r.ok else None for r in results]
         out = torch.full((len(rows), self.latent_dim), float("nan"))
         good = [i for i, r in enumerate(rows) if r is not None]
-        generator = _seeded(seed) if sample else None
+        generator = seeded(seed) if sample else None
         for start in range(0, len(good), batch_size):
             index = good[start : start + batch_size]
             ids, lengths = self.vocab.pad([rows[i] for i in index])
@@ -214,10 +186,10 @@ class MolVAE:
         ``syntax_mask``: the decoder may only write syntactically valid SMILES (molvae.smiles.grammar).
         """
         z = self._as_z(z)
-        _check_number("temperature", temperature)
-        _check_count("n_attempts", n_attempts)
-        _check_count("beam_width", beam_width)
-        generator = _seeded(seed)
+        check_number("temperature", temperature)
+        check_count("n_attempts", n_attempts)
+        check_count("beam_width", beam_width)
+        generator = seeded(seed)
         greedy = temperature == 0 and beam_width == 1
         attempts = 1 if greedy or beam_width > 1 else n_attempts
         votes: list[Counter] = [Counter() for _ in range(len(z))]
@@ -229,104 +201,6 @@ class MolVAE:
                     counter[canonical] += 1
         return [counter.most_common(1)[0][0] if counter else None for counter in votes]
 
-    # ---------------------------------------------------------------------------------------------- generation
-
-    def draw_z(self, n: int, generator: torch.Generator, source: str = "prior") -> torch.Tensor:
-        """n latent points (n, Z): from N(0, I) ('prior'), the aggregate posterior's Gaussian ('aggregate') or the
-        mixture fitted to it ('mixture', see ``fit_prior``)."""
-        if source not in SOURCES:
-            raise ConfigError(f"source = {source!r}; expected one of {SOURCES}")
-        extra = self.checkpoint.extra_tensors
-        if source == "mixture":
-            mixture = MixturePrior.from_tensors(extra)
-            if mixture is None:
-                raise CheckpointError(f"{self.source} has no fitted mixture prior; fit one with fit_prior() (molvae "
-                                      "fit-prior) or use source='prior'")
-            return mixture.sample(n, generator)
-        if source == "aggregate" and "aggregate_mean" not in extra:
-            raise CheckpointError(f"{self.source} stores no aggregate posterior; use source='prior'")
-        mean, cov = (extra["aggregate_mean"], extra["aggregate_cov"]) if source == "aggregate" else (None, None)
-        return next(prior_batches(n, self.latent_dim, n, generator, mean, cov))
-
-    @property
-    def sample_source(self) -> str:
-        """Where this model recommends drawing z from: 'mixture' once a prior is fitted (``fit_prior``), else
-        'prior'."""
-        value = self.checkpoint.extra.get("sample_source", "prior")
-        return value if value in SOURCES else "prior"
-
-    @property
-    def sample_temperature(self) -> float:
-        """The temperature this model recommends for sampling (its model card's; 1.0 unless the checkpoint says)."""
-        value = self.checkpoint.extra.get("sample_temperature", 1.0)
-        return float(value) if isinstance(value, (int, float)) and math.isfinite(value) and value >= 0 else 1.0
-
-    @sample_temperature.setter
-    def sample_temperature(self, value: float) -> None:
-        _check_number("sample_temperature", value)
-        self.checkpoint.extra["sample_temperature"] = float(value)  # written by save()
-
-    def decode_block(self, block: int, seed: int, temperature: float, source: str = "prior",
-                     syntax_mask: bool = True) -> list[str]:
-        """The BLOCK strings of one block of a seeded sample (``generation.stream``): z and the draws of the decoder
-        come from the block's own seed, so molecule i is the same however the sample is cut into chunks or shards."""
-        generator = torch.Generator().manual_seed(block_seed(seed, block))
-        z = self.draw_z(BLOCK, generator, source)
-        return decode_z(self.model, self.vocab, z, temperature, temperature == 0, generator, BLOCK,
-                        syntax_mask=syntax_mask, precision=self.precision)
-
-    def _sampling(self, n: int, temperature: float | None, seed: int | None,
-                  source: str | None) -> tuple[float, int, str]:
-        """Checked arguments of a sample: (temperature, seed, source); None means the model's recommended
-        temperature and source, and a random seed."""
-        _check_count("n", n)
-        temperature = self.sample_temperature if temperature is None else temperature
-        _check_number("temperature", temperature)
-        source = self.sample_source if source is None else source
-        if source not in SOURCES:
-            raise ConfigError(f"source = {source!r}; expected one of {SOURCES}")
-        return temperature, int(torch.randint(0, 2**62, (1,))) if seed is None else seed, source
-
-    def sample(
-        self, n: int, temperature: float | None = None, seed: int | None = None, source: str | None = None,
-        valid_only: bool = False, unique: bool = False, syntax_mask: bool = True,
-    ) -> list[str]:
-        """n decoded strings; the same seed gives the same molecules, and the first m of n are those of a sample of m.
-
-        ``temperature`` None: the model's ``sample_temperature``. ``source`` (where z comes from: 'prior' N(0, I),
-        'mixture' the prior fitted to the training molecules' codes, 'aggregate' its single-Gaussian version) None:
-        the model's ``sample_source``. ``valid_only``/``unique`` filter the n draws
-        (canonical SMILES then), so fewer than n may come back. ``syntax_mask``: the decoder may only write
-        syntactically valid SMILES (branches and rings closed, no dangling bonds; molvae.smiles.grammar); False gives
-        the raw decoder's strings. For millions of molecules use ``iter_samples``.
-        """
-        temperature, seed, source = self._sampling(n, temperature, seed, source)
-        out = [s for b in shard_blocks(n, (0, 1))
-               for s in self.decode_block(b, seed, temperature, source, syntax_mask)[: n - b * BLOCK]]
-        if valid_only or unique:
-            out = [c for c in chem.canonicalize_many(out) if c is not None]
-        if unique:
-            out = list(dict.fromkeys(out))
-        return out
-
-    def iter_samples(
-        self, n: int, chunk_size: int = 100_000, temperature: float | None = None, seed: int | None = None,
-        source: str | None = None, score: bool = True, valid_only: bool = False, unique: bool = False, n_jobs: int = 0,
-        syntax_mask: bool = True, shard: tuple[int, int] = (0, 1), progress: bool = False, tally: Tally | None = None,
-    ) -> Iterator[pd.DataFrame]:
-        """Samples as frames of about ``chunk_size`` rows (smiles, valid, canonical_smiles, the RDKit scores unless
-        ``score`` is False, novel when the training set is known), decoded chunk by chunk and scored in ``n_jobs``
-        worker processes while the next chunk decodes: memory does not grow with n. ``shard`` (I, K): only the
-        I-th of K disjoint parts (together, the K parts are the n molecules). ``tally`` (a ``Tally``) is filled with
-        the counts of everything drawn (valid, distinct, novel), whatever the filters."""
-        temperature, seed, source = self._sampling(n, temperature, seed, source)
-        _check_count("chunk_size", chunk_size)
-        if n_jobs < 0:
-            raise ConfigError(f"n_jobs = {n_jobs}; expected 0 (all cores) or more")
-        options = StreamOptions(score, valid_only, unique, n_jobs, chunk_size, progress, tally or Tally())
-        decode = lambda block: self.decode_block(block, seed, temperature, source, syntax_mask)  # noqa: E731
-        return iter_frames(decode, n, shard, self.training_hashes(), options)
-
     def interpolate(
         self, start: str, end: str, n_steps: int = 10, method: str = "slerp", temperature: float = 0.0,
         seed: int | None = None, standardize: str = "auto",
@@ -334,7 +208,7 @@ class MolVAE:
         """Valid molecules decoded along the path from ``start`` to ``end`` in z, consecutive repeats removed. The
         two ends are standardized to what the model can express (``standardize``; ``MolVAE.standardize`` says
         what changed)."""
-        _check_count("n_steps", n_steps)
+        check_count("n_steps", n_steps)
         if method not in ("slerp", "linear"):
             raise ConfigError(f"method = {method!r}; expected 'slerp' or 'linear'")
         z = self.encode([start, end], standardize=standardize)
@@ -351,11 +225,11 @@ class MolVAE:
     ) -> list[str]:
         """Up to n valid, unique molecules decoded (greedily) from points around the molecule's z, itself (as given
         and as standardized) excluded."""
-        _check_count("n", n)
-        _check_number("radius", radius, strict=True)
+        check_count("n", n)
+        check_number("radius", radius, strict=True)
         z = self.encode([smiles], standardize=standardize)[0]
         itself = {chem.canonical_smiles(smiles), self.standardize(smiles, standardize)[0].smiles}
-        generator = _seeded(seed)
+        generator = seeded(seed)
         found: dict[str, None] = {}
         for _ in range(max_tries):
             for candidate in self.decode(around(z, 2 * n, radius, generator)):
@@ -366,36 +240,6 @@ class MolVAE:
         return list(found)[:n]
 
     # ---------------------------------------------------------------------------------------------- chemistry
-
-    def training_hashes(self) -> np.ndarray | None:
-        """Hashes (``molvae.chemistry.novelty.smiles_hashes``) of the canonical SMILES the model was trained on: stored in the
-        checkpoint (the bundled model has them), else read from its data file if that is still where it was,
-        unchanged; None when neither is at hand."""
-        if self._training_hashes is None:
-            stored = self.checkpoint.extra_tensors.get("training_hashes")
-            if stored is not None:
-                self._training_hashes = stored.numpy()
-            else:
-                info = self.checkpoint.train_state.get("data", {})
-                data = Path(info.get("path", ""))
-                if not info or not data.is_file() or file_sha256(data) != info.get("sha256"):
-                    return None
-                corpus = load_corpus(data, self.config.data.smiles_column, self.config.data.max_length,
-                                     kekule=self.config.data.kekule,
-                                     standardize=self.config.data.standardize == "always")
-                self._training_hashes = smiles_hashes(corpus.smiles)
-        return self._training_hashes
-
-    def store_training_set(self) -> int:
-        """Keep the training set's hashes in this model (written by ``save``), so it can tell novel samples without
-        the data file; returns how many molecules. The data file must be where training read it."""
-        table = self.training_hashes()
-        if table is None:
-            info = self.checkpoint.train_state.get("data", {})
-            raise DataError(f"the training file {info.get('path', '(not recorded)')!r} of this model is missing or "
-                            "changed since training")
-        self.checkpoint.extra_tensors["training_hashes"] = torch.from_numpy(table)
-        return len(table)
 
     def encode_file(
         self, path: str | Path, smiles_column: str | None = None, errors: str = "raise", sample: bool = False,
@@ -422,17 +266,6 @@ class MolVAE:
         table.attrs["summary"] = standardization_summary(results)
         return z, table
 
-    def sample_frame(
-        self, n: int, temperature: float | None = None, seed: int | None = None, source: str | None = None,
-        valid_only: bool = False, unique: bool = False, score: bool = True, n_jobs: int = 0, syntax_mask: bool = True,
-    ) -> tuple[pd.DataFrame, dict[str, float]]:
-        """Samples as one table (``iter_samples``' frames together) and a summary: n, valid, unique and novel
-        fractions, seconds and molecules per second."""
-        start, tally = time.perf_counter(), Tally()
-        frames = list(self.iter_samples(n, n, temperature, seed, source, score, valid_only, unique, n_jobs,
-                                        syntax_mask, tally=tally))
-        return pd.concat(frames, ignore_index=True), tally.as_dict(time.perf_counter() - start)
-
     def fit_properties(
         self, data: str | Path, properties: Sequence[str] | str, smiles_column: str | None = None,
         max_molecules: int = 50_000, val_fraction: float = 0.1, epochs: int = 100, seed: int = 0,
@@ -445,8 +278,8 @@ class MolVAE:
         """
         from molvae.training.property_fit import fit_on_file
 
-        _check_count("max_molecules", max_molecules)
-        _check_count("epochs", epochs)
+        check_count("max_molecules", max_molecules)
+        check_count("epochs", epochs)
         head, names, errors, fit = fit_on_file(self, data, properties, smiles_column, max_molecules, val_fraction,
                                                epochs, seed)
         self.config = self.config.with_overrides({"properties": ",".join(names)})
@@ -465,8 +298,8 @@ class MolVAE:
         Returns what it was fitted on."""
         from molvae.training.prior_fit import fit_prior_on_file
 
-        _check_count("n_components", n_components)
-        _check_count("max_molecules", max_molecules)
+        check_count("n_components", n_components)
+        check_count("max_molecules", max_molecules)
         mixture, fit = fit_prior_on_file(self, data, smiles_column, max_molecules, n_components, seed)
         self.checkpoint.extra_tensors.update(mixture.tensors())
         self.checkpoint.extra["sample_source"] = "mixture"

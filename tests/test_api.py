@@ -112,12 +112,12 @@ def test_score_keeps_invalid_rows() -> None:
 
 
 def test_a_stored_training_set_tells_novelty_without_the_data_file(overfit_model, tmp_path, monkeypatch) -> None:  # noqa: ANN001
-    from molvae import api
+    from molvae.generation import sampler
 
     vae = MolVAE.load(overfit_model[0])
     assert vae.store_training_set() == len(set(overfit_model[1]))
     saved = MolVAE.load(vae.save(tmp_path / "with_set.safetensors"))
-    monkeypatch.setattr(api, "load_corpus", lambda *a, **k: pytest.fail("read the training file"))
+    monkeypatch.setattr(sampler, "load_corpus", lambda *a, **k: pytest.fail("read the training file"))
     frame, summary = saved.sample_frame(30, seed=0, temperature=0.0)
     training = set(overfit_model[1])
     assert frame.novel.tolist() == [bool(v) and c not in training for v, c in zip(frame.valid, frame.canonical_smiles)]

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).parent.parent / "molvae"
-BASE = {"molvae", "errors", "config", "outputs", "device"}
-# unit -> the units it may import (besides itself and the base modules; errors, config, outputs, device import
-# nothing but errors)
+BASE = {"molvae", "errors", "config", "outputs", "device", "checks"}
+# unit -> the units it may import (besides itself and the base modules; errors, config, outputs, device, checks
+# import nothing but errors)
 ALLOWED = {
-    "errors": set(), "config": {"errors"}, "outputs": {"errors"}, "device": {"errors"},
+    "errors": set(), "config": {"errors"}, "outputs": {"errors"}, "device": {"errors"}, "checks": {"errors"},
     "chemistry": BASE,
     "smiles": BASE | {"chemistry"},
     "model": BASE | {"smiles"},
