@@ -8,8 +8,8 @@ from click.testing import CliRunner
 
 from molvae.api import MolVAE
 from molvae.cli import main
-from molvae.errors import CheckpointError
-from molvae.model.prior import MixturePrior, fit_mixture
+from molvae.errors import CheckpointError, ConfigError
+from molvae.model.prior import MixturePrior, build_mixture, exemplar_mixture, fit_mixture
 
 
 def two_clusters(n: int = 4000) -> torch.Tensor:
@@ -47,6 +47,26 @@ def test_mixture_round_trips_through_checkpoint_tensors() -> None:
     assert MixturePrior.from_tensors({}) is None
 
 
+def test_exemplar_mixture_is_the_posteriors_of_a_seeded_subset_widened() -> None:
+    mu = two_clusters(500)
+    variance = torch.rand(mu.shape, generator=torch.Generator().manual_seed(2)) * 0.1 + 0.01
+    prior = exemplar_mixture(mu, variance, n_components=100, widen=1.5, seed=4)
+    assert prior.n_components == 100 and torch.allclose(prior.weights, torch.full((100,), 0.01))
+    rows = [int((mu == m).all(dim=1).nonzero()) for m in prior.means]  # every component is one molecule's posterior
+    assert len(set(rows)) == 100
+    assert torch.allclose(prior.variances, variance[rows] * 2.25)
+    assert torch.equal(prior.means, exemplar_mixture(mu, variance, 100, 1.5, seed=4).means)
+    assert not torch.equal(prior.means, exemplar_mixture(mu, variance, 100, 1.5, seed=5).means)
+    assert exemplar_mixture(mu, variance, n_components=10**6).n_components == len(mu)  # at most one per molecule
+
+
+def test_build_mixture_widens_em_components_by_the_same_factor() -> None:
+    mu = two_clusters(500)
+    plain = build_mixture(mu, torch.full_like(mu, 0.05), "em", n_components=2)
+    wide = build_mixture(mu, torch.full_like(mu, 0.05), "em", n_components=2, widen=2.0)
+    assert torch.allclose(wide.variances, plain.variances * 4) and torch.equal(wide.means, plain.means)
+
+
 def test_fit_prior_makes_the_mixture_the_models_sampling_source(overfit_model, tmp_path: Path) -> None:  # noqa: ANN001
     path, molecules = overfit_model
     vae = MolVAE.load(path)
@@ -82,3 +102,24 @@ def test_fit_prior_command_writes_a_model_that_samples_from_it(overfit_model, tm
     again = CliRunner().invoke(main, ["sample", "--model", str(out), "--n", "20", "--seed", "1", "--no-score",
                                       "--source", "prior"])
     assert again.exit_code == 0 and again.output != sampled.output
+
+
+def test_exemplar_prior_from_the_api_and_the_command(overfit_model, tmp_path: Path) -> None:  # noqa: ANN001
+    path, molecules = overfit_model
+    vae = MolVAE.load(path)
+    data = Path(vae.checkpoint.train_state["data"]["path"])
+    with pytest.raises(ConfigError, match="method"):
+        vae.fit_prior(data, method="kde")
+    with pytest.raises(ConfigError, match="widen"):
+        vae.fit_prior(data, method="exemplar", widen=0.0)
+    fit = vae.fit_prior(data, method="exemplar")
+    assert fit["method"] == "exemplar" and fit["n_components"] == 64 == fit["n_molecules"]  # default 20,000, capped
+    out = tmp_path / "exemplar.safetensors"
+    result = CliRunner().invoke(main, ["fit-prior", str(data), "--model", str(path), "--output", str(out),
+                                       "--method", "exemplar", "--components", "16", "--widen", "1.2"])
+    assert result.exit_code == 0, result.output
+    assert "16 Gaussians (exemplar, widen 1.2)" in result.output
+    info = CliRunner().invoke(main, ["info", str(out)])
+    assert "16 Gaussians, the posteriors of 16 of 64 molecules" in info.output and "widened 1.2x" in info.output
+    drawn = MolVAE.load(out).sample(100, temperature=0.0, seed=1, valid_only=True)
+    assert sum(s in set(molecules) for s in drawn) > len(drawn) / 2  # near the exemplars: mostly training molecules

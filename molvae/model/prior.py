@@ -3,8 +3,15 @@
 A VAE trained against N(0, I) does not fill N(0, I): the aggregate posterior q(z) = mean over x of q(z | x) leaves
 regions the decoder never learned ("prior holes"), and prior samples that land there decode to molecules unlike the
 data. Fitting a second, small density model to q(z) after training and sampling from it instead is the two-stage
-fix of Dai & Wipf (2019, "Diagnosing and enhancing VAE models"); here the second stage is a diagonal Gaussian
-mixture fitted by EM to the posterior means, each component widened by the mean posterior variance.
+fix of Dai & Wipf (2019, "Diagnosing and enhancing VAE models"). Two ways to build the mixture:
+
+- ``em``: a diagonal Gaussian mixture fitted by EM to the posterior means, each component widened by the mean
+  posterior variance (few, broad components);
+- ``exemplar``: the aggregate posterior itself, estimated on K training molecules: one component per molecule, its
+  own posterior N(mu_i, diag sigma_i^2), equal weights (the exemplar prior of Norouzi et al. 2020, "Exemplar VAE";
+  a kernel density estimate whose kernels are the posteriors). ``widen`` > 1 multiplies every standard deviation,
+  trading closeness to the training molecules for novelty.
+
 Tensors only (no RDKit, no tokenizer).
 """
 
@@ -16,6 +23,7 @@ from dataclasses import dataclass
 import torch
 
 PREFIX = "mixture_"  # checkpoint tensor names: mixture_weights, mixture_means, mixture_variances
+METHODS = ("em", "exemplar")
 
 
 @dataclass
@@ -93,3 +101,23 @@ def fit_mixture(mu: torch.Tensor, variance: torch.Tensor, n_components: int = 10
         means, weights = new_means.float(), (mass / mass.sum()).float()
     widened = variances + variance.float().mean(dim=0)
     return MixturePrior(weights.float(), means.float(), widened.float())
+
+
+def exemplar_mixture(mu: torch.Tensor, variance: torch.Tensor, n_components: int = 20_000, widen: float = 1.0,
+                     seed: int = 0) -> MixturePrior:
+    """The aggregate posterior of ``n_components`` molecules drawn by ``seed`` from the posteriors mu, variance
+    (N, Z): components N(mu_i, widen^2 sigma_i^2) with equal weights."""
+    k = min(n_components, len(mu))
+    rows = torch.randperm(len(mu), generator=torch.Generator().manual_seed(seed))[:k].sort().values
+    return MixturePrior(torch.full((k,), 1.0 / k), mu[rows].float().clone(),
+                        (variance[rows].float() * widen**2).clamp(min=1e-8))
+
+
+def build_mixture(mu: torch.Tensor, variance: torch.Tensor, method: str = "em", n_components: int = 1024,
+                  widen: float = 1.0, seed: int = 0) -> MixturePrior:
+    """The mixture prior of posteriors mu, variance (N, Z) by ``method`` (METHODS); ``widen`` multiplies every
+    component's standard deviation."""
+    if method == "exemplar":
+        return exemplar_mixture(mu, variance, n_components, widen, seed)
+    mixture = fit_mixture(mu, variance, n_components, seed=seed)
+    return MixturePrior(mixture.weights, mixture.means, mixture.variances * widen**2)

@@ -11,7 +11,7 @@ import torch
 
 from molvae.errors import DataError
 from molvae.model.latent import LatentModel
-from molvae.model.prior import MixturePrior, fit_mixture
+from molvae.model.prior import MixturePrior, build_mixture
 from molvae.smiles.corpus import load_corpus, remap_to_vocab
 from molvae.training.batching import iter_batches
 
@@ -32,17 +32,18 @@ def posterior_moments(vae: LatentModel, ids: np.ndarray, lengths: np.ndarray,
 
 
 def fit_prior_on_file(vae: LatentModel, data: str | Path, smiles_column: str | None = None,
-                      max_molecules: int = 200_000, n_components: int = 1024, seed: int = 0,
-                      ) -> tuple[MixturePrior, dict[str, Any]]:
+                      max_molecules: int = 200_000, n_components: int = 1024, seed: int = 0, method: str = "em",
+                      widen: float = 1.0) -> tuple[MixturePrior, dict[str, Any]]:
     """(mixture, what it was fitted on) for up to ``max_molecules`` molecules of ``data`` (drawn by seed), read as
-    the model reads them (Kekulé or not); molecules with tokens the model lacks are an error naming them."""
+    the model reads them (Kekulé or not), built by ``method`` (``molvae.model.prior.METHODS``); molecules with tokens
+    the model lacks are an error naming them."""
     corpus = load_corpus(data, smiles_column, vae.config.data.max_length, kekule=vae.config.data.kekule)
     if len(corpus.smiles) < 2:
         raise DataError(f"{corpus.path}: {len(corpus.smiles)} usable molecule(s); a prior needs at least 2")
     ids = remap_to_vocab(corpus, vae.vocab)
     rows = np.sort(np.random.default_rng(seed).permutation(len(corpus.smiles))[:max_molecules])
     mu, variance = posterior_moments(vae, ids[rows], corpus.lengths[rows])
-    mixture = fit_mixture(mu, variance, n_components, seed=seed)
+    mixture = build_mixture(mu, variance, method, n_components, widen, seed)
     fit = {"data": str(Path(data).resolve()), "sha256": corpus.sha256, "n_molecules": len(rows),
-           "n_components": mixture.n_components}
+           "n_components": mixture.n_components, "method": method, "widen": widen}
     return mixture, fit
