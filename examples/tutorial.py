@@ -29,7 +29,8 @@ vae
 
 # %% [markdown]
 # ## Sample and look
-# `sample` draws from the prior at the model card's temperature; `score` adds RDKit's columns.
+# `sample` draws z from the model's prior (the default model's: fitted to its training molecules' codes) and decodes
+# at the model card's temperature; `score` adds RDKit's columns.
 
 # %%
 smiles = vae.sample(200, seed=0)
@@ -80,11 +81,13 @@ found[["smiles", "score", "similarity"]].head()
 
 # %% [markdown]
 # ## The latent map
-# Two principal components of the encodings of 300 sampled molecules, coloured by QED.
+# Two principal components of the encodings of the valid sampled molecules, coloured by QED.
 
 # %%
 mapped = scores[scores.valid].head(300)
-points = vae.encode(mapped.canonical_smiles.tolist()).numpy()
+points = vae.encode(mapped.canonical_smiles.tolist(), errors="skip").numpy()  # NaN rows: molecules it cannot read
+readable = ~np.isnan(points).any(axis=1)  # a valid sample may need a token the vocabulary lacks (e.g. [SH])
+mapped, points = mapped[readable], points[readable]
 centred = points - points.mean(axis=0)
 _, _, axes = np.linalg.svd(centred, full_matrices=False)
 xy = centred @ axes[:2].T

@@ -297,14 +297,14 @@ class MolVAE(Sampler):
         ``data`` (its training molecules, as a rule) and make it this model's ``sample_source``; ``save`` writes it.
 
         ``method`` 'em' (``n_components`` Gaussians fitted by EM, default 1024) or 'exemplar' (the posteriors of
-        ``n_components`` of the molecules, default 20,000); ``widen`` multiplies every component's standard
-        deviation. Returns what it was fitted on."""
+        ``n_components`` of the molecules, default 10,000; only those are encoded); ``widen`` multiplies every
+        component's standard deviation. Returns what it was fitted on."""
         from molvae.model.prior import METHODS
         from molvae.training.prior_fit import fit_prior_on_file
 
         if method not in METHODS:
             raise ConfigError(f"method = {method!r}; expected one of {METHODS}")
-        n_components = (1024 if method == "em" else 20_000) if n_components is None else n_components
+        n_components = (1024 if method == "em" else 10_000) if n_components is None else n_components
         check_count("n_components", n_components)
         check_count("max_molecules", max_molecules)
         check_number("widen", widen, strict=True)

@@ -3,8 +3,11 @@ its fitted mixture prior (when it has one), draws from the posteriors q(z|x) of 
 posteriors' means. The gap between N(0, I) and the posterior draws is how much a better prior could gain without
 training the decoder again (docs/model_card.md, "The fitted prior").
 
+With --widen S1,S2,...: also exemplar priors (``molvae fit-prior --method exemplar``: the posteriors of --exemplars
+training molecules, standard deviations times S), at each of --temperatures: the novelty / FCD trade-off.
+
 Usage: python scripts/benchmark_latent_sources.py [--model default] [--data data/zinc.csv] [--n 10000]
-       [--temperature 0.7] [--json OUT]
+       [--temperature 0.7] [--widen 1.0,1.1 --exemplars 10000 --temperatures 0.7,0.8] [--json OUT]
 Needs the MOSES splits (python scripts/fetch_zinc.py).
 """
 
@@ -19,7 +22,7 @@ import torch
 
 from molvae.api import MolVAE
 from molvae.evaluation.evaluate import evaluate_samples, load_reference, load_training_set
-from molvae.model.prior import MixturePrior
+from molvae.model.prior import MixturePrior, exemplar_mixture
 from molvae.smiles.corpus import load_corpus, remap_to_vocab
 from molvae.training.batching import split_indices
 from molvae.training.prior_fit import posterior_moments
@@ -44,6 +47,22 @@ def latent_sources(vae: MolVAE, data: Path, n: int, seed: int = 1) -> dict[str, 
     return sources
 
 
+def exemplar_sources(vae: MolVAE, data: Path, n: int, k: int, widens: list[float],
+                     seed: int = 1) -> dict[str, torch.Tensor]:
+    """n latent points (n, Z) per widen factor from the exemplar prior of k training molecules of ``data``."""
+    generator = torch.Generator().manual_seed(seed)
+    corpus = load_corpus(data, vae.config.data.smiles_column, vae.config.data.max_length, kekule=vae.config.data.kekule)
+    train_idx, _ = split_indices(len(corpus.smiles), vae.config.data.val_fraction, vae.config.train.seed)
+    rows = np.sort(np.random.default_rng(seed).choice(train_idx, min(k, len(train_idx)), replace=False))
+    mu, variance = posterior_moments(vae, remap_to_vocab(corpus, vae.vocab)[rows], corpus.lengths[rows])
+    return {f"exemplar prior ({len(rows)}, widen {s:g})": exemplar_mixture(mu, variance, k, s).sample(n, generator)
+            for s in widens}
+
+
+def floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x.strip()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="default")
@@ -51,17 +70,28 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--temperature", type=float, default=0.7)
     parser.add_argument("--moses", type=Path, default=Path("data/moses"))
+    parser.add_argument("--widen", type=floats, default=[], help="exemplar priors with these widen factors")
+    parser.add_argument("--exemplars", type=int, default=10_000, help="training molecules of each exemplar prior")
+    parser.add_argument("--temperatures", type=floats, default=None, help="for the exemplar priors (default:"
+                        " --temperature)")
+    parser.add_argument("--only-exemplars", action="store_true", help="skip the four fixed sources")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     vae = MolVAE.load(args.model)
     reference = load_reference("Test", args.moses / "test.csv.gz")
     train = load_training_set(args.moses / "train.csv.gz")
+    runs = [] if args.only_exemplars else [(name, z, args.temperature)
+                                           for name, z in latent_sources(vae, args.data, args.n).items()]
+    if args.widen:
+        exemplars = exemplar_sources(vae, args.data, args.n, args.exemplars, args.widen)
+        runs += [(f"{name}, T {t:g}", z, t) for name, z in exemplars.items()
+                 for t in (args.temperatures or [args.temperature])]
     rows = {}
-    for name, z in latent_sources(vae, args.data, args.n).items():
-        smiles = vae.decode(z, temperature=args.temperature, seed=3)
+    for name, z, temperature in runs:
+        smiles = vae.decode(z, temperature=temperature, seed=3)
         metrics = evaluate_samples([s or "" for s in smiles], [reference], train=train).metrics
         rows[name] = {k: round(float(metrics[k]), 4) for k in KEYS if k in metrics}
-        print(f"{name:<42}" + "  ".join(f"{k} {v}" for k, v in rows[name].items()), flush=True)
+        print(f"{name:<48}" + "  ".join(f"{k} {v}" for k, v in rows[name].items()), flush=True)
     if args.json:
         args.json.write_text(json.dumps({"model": str(args.model), "n": args.n, "temperature": args.temperature,
                                          "sources": rows}, indent=1) + "\n")

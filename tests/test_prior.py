@@ -113,13 +113,13 @@ def test_exemplar_prior_from_the_api_and_the_command(overfit_model, tmp_path: Pa
     with pytest.raises(ConfigError, match="widen"):
         vae.fit_prior(data, method="exemplar", widen=0.0)
     fit = vae.fit_prior(data, method="exemplar")
-    assert fit["method"] == "exemplar" and fit["n_components"] == 64 == fit["n_molecules"]  # default 20,000, capped
+    assert fit["method"] == "exemplar" and fit["n_components"] == 64 == fit["n_molecules"]  # default 10,000, capped
     out = tmp_path / "exemplar.safetensors"
     result = CliRunner().invoke(main, ["fit-prior", str(data), "--model", str(path), "--output", str(out),
                                        "--method", "exemplar", "--components", "16", "--widen", "1.2"])
     assert result.exit_code == 0, result.output
     assert "16 Gaussians (exemplar, widen 1.2)" in result.output
     info = CliRunner().invoke(main, ["info", str(out)])
-    assert "16 Gaussians, the posteriors of 16 of 64 molecules" in info.output and "widened 1.2x" in info.output
+    assert "16 Gaussians, the posteriors of 16 molecules" in info.output and "widened 1.2x" in info.output
     drawn = MolVAE.load(out).sample(100, temperature=0.0, seed=1, valid_only=True)
     assert sum(s in set(molecules) for s in drawn) > len(drawn) / 2  # near the exemplars: mostly training molecules

@@ -106,7 +106,7 @@ def fit_properties(data: Path, properties: str, output: Path, force: bool, smile
 @click.option("--method", type=click.Choice(["em", "exemplar"]), default="em", show_default=True,
               help="em: Gaussians fitted by EM to the codes; exemplar: one Gaussian per molecule, its own posterior.")
 @click.option("--components", type=int, default=None,
-              help="Gaussians in the mixture (default 1024 for em, 20000 for exemplar).")
+              help="Gaussians in the mixture (default 1024 for em, 10000 for exemplar).")
 @click.option("--widen", type=float, default=1.0, show_default=True,
               help="Multiply every component's standard deviation by this (> 1: more novel samples).")
 @click.option("--max-molecules", type=int, default=200_000, show_default=True, help="Molecules encoded (drawn by seed).")

@@ -71,11 +71,10 @@ def card_text(info: dict[str, Any]) -> str:
               f"temperature  {info['recommended_temperature']} (recommended for sampling)"]
     if info["prior_fit"]:
         fit = info["prior_fit"]
-        k = fit["n_components"]
-        how = (f"the posteriors of {k} of" if fit.get("method") == "exemplar" else "fitted to the codes of")
+        how = "the posteriors of" if fit.get("method") == "exemplar" else "fitted to the codes of"
         widen = f", widened {fit['widen']:g}x" if fit.get("widen", 1.0) != 1.0 else ""
-        lines.append(f"z drawn from {info['sample_source']}: {k} Gaussians, {how} {fit['n_molecules']} molecules of "
-                     f"{fit['data']}{widen}")
+        lines.append(f"z drawn from {info['sample_source']}: {fit['n_components']} Gaussians, {how} "
+                     f"{fit['n_molecules']} molecules of {fit['data']}{widen}")
     if info["property_predictor"]:
         lines.append(f"predictor    {info['property_predictor']}")
     lines.append(f"versions     {info['versions']}")

@@ -103,7 +103,7 @@ def fit_mixture(mu: torch.Tensor, variance: torch.Tensor, n_components: int = 10
     return MixturePrior(weights.float(), means.float(), widened.float())
 
 
-def exemplar_mixture(mu: torch.Tensor, variance: torch.Tensor, n_components: int = 20_000, widen: float = 1.0,
+def exemplar_mixture(mu: torch.Tensor, variance: torch.Tensor, n_components: int = 10_000, widen: float = 1.0,
                      seed: int = 0) -> MixturePrior:
     """The aggregate posterior of ``n_components`` molecules drawn by ``seed`` from the posteriors mu, variance
     (N, Z): components N(mu_i, widen^2 sigma_i^2) with equal weights."""

@@ -41,7 +41,8 @@ def fit_prior_on_file(vae: LatentModel, data: str | Path, smiles_column: str | N
     if len(corpus.smiles) < 2:
         raise DataError(f"{corpus.path}: {len(corpus.smiles)} usable molecule(s); a prior needs at least 2")
     ids = remap_to_vocab(corpus, vae.vocab)
-    rows = np.sort(np.random.default_rng(seed).permutation(len(corpus.smiles))[:max_molecules])
+    n_encoded = min(max_molecules, n_components) if method == "exemplar" else max_molecules  # one per component
+    rows = np.sort(np.random.default_rng(seed).permutation(len(corpus.smiles))[:n_encoded])
     mu, variance = posterior_moments(vae, ids[rows], corpus.lengths[rows])
     mixture = build_mixture(mu, variance, method, n_components, widen, seed)
     fit = {"data": str(Path(data).resolve()), "sha256": corpus.sha256, "n_molecules": len(rows),
