@@ -30,14 +30,20 @@ from molvae.training.prior_fit import posterior_moments
 KEYS = ("valid", "FCD/Test", "SNN/Test", "Scaf/Test", "IntDiv", "Filters", "Novelty")
 
 
+def training_posteriors(vae: MolVAE, data: Path, n: int, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior means and variances (n, Z) of n molecules of ``data``'s training split (as the model split it),
+    drawn by seed."""
+    corpus = load_corpus(data, vae.config.data.smiles_column, vae.config.data.max_length, kekule=vae.config.data.kekule)
+    train_idx, _ = split_indices(len(corpus.smiles), vae.config.data.val_fraction, vae.config.train.seed)
+    rows = np.sort(np.random.default_rng(seed).choice(train_idx, min(n, len(train_idx)), replace=False))
+    return posterior_moments(vae, remap_to_vocab(corpus, vae.vocab)[rows], corpus.lengths[rows])
+
+
 def latent_sources(vae: MolVAE, data: Path, n: int, seed: int = 1) -> dict[str, torch.Tensor]:
     """n latent points (n, Z) per source: N(0, I), the fitted mixture (if any), posterior draws and means of n
     training molecules of ``data`` (its training split, drawn by seed)."""
     generator = torch.Generator().manual_seed(seed)
-    corpus = load_corpus(data, vae.config.data.smiles_column, vae.config.data.max_length, kekule=vae.config.data.kekule)
-    train_idx, _ = split_indices(len(corpus.smiles), vae.config.data.val_fraction, vae.config.train.seed)
-    rows = np.sort(np.random.default_rng(seed).choice(train_idx, min(n, len(train_idx)), replace=False))
-    mu, variance = posterior_moments(vae, remap_to_vocab(corpus, vae.vocab)[rows], corpus.lengths[rows])
+    mu, variance = training_posteriors(vae, data, n, seed)
     sources = {"N(0, I)": torch.randn(n, vae.latent_dim, generator=generator)}
     mixture = MixturePrior.from_tensors(vae.checkpoint.extra_tensors)
     if mixture is not None:
@@ -51,11 +57,8 @@ def exemplar_sources(vae: MolVAE, data: Path, n: int, k: int, widens: list[float
                      seed: int = 1) -> dict[str, torch.Tensor]:
     """n latent points (n, Z) per widen factor from the exemplar prior of k training molecules of ``data``."""
     generator = torch.Generator().manual_seed(seed)
-    corpus = load_corpus(data, vae.config.data.smiles_column, vae.config.data.max_length, kekule=vae.config.data.kekule)
-    train_idx, _ = split_indices(len(corpus.smiles), vae.config.data.val_fraction, vae.config.train.seed)
-    rows = np.sort(np.random.default_rng(seed).choice(train_idx, min(k, len(train_idx)), replace=False))
-    mu, variance = posterior_moments(vae, remap_to_vocab(corpus, vae.vocab)[rows], corpus.lengths[rows])
-    return {f"exemplar prior ({len(rows)}, widen {s:g})": exemplar_mixture(mu, variance, k, s).sample(n, generator)
+    mu, variance = training_posteriors(vae, data, k, seed)
+    return {f"exemplar prior ({len(mu)}, widen {s:g})": exemplar_mixture(mu, variance, k, s).sample(n, generator)
             for s in widens}
 
 

@@ -82,6 +82,7 @@ class Sampler:
                             "changed since training")
         self.checkpoint.extra_tensors["training_hashes"] = torch.from_numpy(table)
         return len(table)
+
     def draw_z(self, n: int, generator: torch.Generator, source: str = "prior") -> torch.Tensor:
         """n latent points (n, Z): from N(0, I) ('prior'), the aggregate posterior's Gaussian ('aggregate') or the
         mixture fitted to it ('mixture', see ``fit_prior``)."""
