@@ -291,26 +291,32 @@ class MolVAE(Sampler):
 
     def fit_prior(
         self, data: str | Path, n_components: int | None = None, max_molecules: int = 200_000,
-        smiles_column: str | None = None, seed: int = 0, method: str = "em", widen: float = 1.0,
+        smiles_column: str | None = None, seed: int = 0, method: str = "flow", widen: float = 1.0, epochs: int = 20,
+        progress: bool = False,
     ) -> dict[str, Any]:
-        """Fit the mixture prior (``molvae.model.prior``) to the codes of up to ``max_molecules`` molecules of
-        ``data`` (its training molecules, as a rule) and make it this model's ``sample_source``; ``save`` writes it.
+        """Fit a prior to the codes of up to ``max_molecules`` molecules of ``data`` (its training molecules, as a
+        rule) and make it this model's ``sample_source``; ``save`` writes it.
 
-        ``method`` 'em' (``n_components`` Gaussians fitted by EM, default 1024) or 'exemplar' (the posteriors of
-        ``n_components`` of the molecules, default 10,000; only those are encoded); ``widen`` multiplies every
-        component's standard deviation. Returns what it was fitted on."""
-        from molvae.model.prior import METHODS
-        from molvae.training.prior_fit import fit_prior_on_file
+        ``method`` 'flow' (a spline flow, ``molvae.model.flow``, trained ``epochs`` passes over the molecules'
+        posteriors), 'em' (``n_components`` Gaussians fitted by EM, default 1024) or 'exemplar' (the posteriors of
+        ``n_components`` of the molecules, default 10,000; only those are encoded); ``widen`` multiplies the
+        prior's standard deviations when sampling. Returns what it was fitted on."""
+        from molvae.training.prior_fit import METHODS, fit_prior_on_file
 
         if method not in METHODS:
             raise ConfigError(f"method = {method!r}; expected one of {METHODS}")
         n_components = (1024 if method == "em" else 10_000) if n_components is None else n_components
         check_count("n_components", n_components)
         check_count("max_molecules", max_molecules)
+        check_count("epochs", epochs)
         check_number("widen", widen, strict=True)
-        mixture, fit = fit_prior_on_file(self, data, smiles_column, max_molecules, n_components, seed, method, widen)
-        self.checkpoint.extra_tensors.update(mixture.tensors())
-        self.checkpoint.extra["sample_source"] = "mixture"
+        prior, fit = fit_prior_on_file(self, data, smiles_column, max_molecules, n_components, seed, method, widen,
+                                       epochs, progress)
+        self.checkpoint.extra_tensors.update(prior.tensors())
+        if method == "flow":
+            self.checkpoint.extra["flow"] = prior.spec.to_dict()
+            self._flow_prior = prior
+        self.checkpoint.extra["sample_source"] = "flow" if method == "flow" else "mixture"
         self.checkpoint.extra["prior_fit"] = fit
         return fit
 

@@ -33,7 +33,7 @@ def _qed(smiles: str) -> float:
     return chem.qed(chem.to_mol(smiles))
 
 
-@pytest.mark.parametrize("method", ["gradient", "random", "bo"])
+@pytest.mark.parametrize("method", ["gradient", "local", "random", "bo"])
 def test_each_method_finds_a_better_molecule_than_its_start_set(vae_with_predictor, low_qed, method) -> None:
     frame = vae_with_predictor.optimize("qed", start=low_qed, method=method, budget=60, n_steps=8, batch=8, seed=0)
     assert len(frame) > 0
@@ -45,7 +45,7 @@ def test_each_method_finds_a_better_molecule_than_its_start_set(vae_with_predict
     assert frame.z.iloc[0].shape == (vae_with_predictor.latent_dim,)
 
 
-@pytest.mark.parametrize("method", ["random", "bo", "gradient"])
+@pytest.mark.parametrize("method", ["random", "bo", "gradient", "local"])
 def test_similarity_constraint_holds_for_every_returned_row(vae_with_predictor, low_qed, method) -> None:
     # gradient paths on the tiny model decode many invalid strings: 25 steps find rows on every CPU tried (5 found
     # none on an Intel Xeon whose float sums gave a slightly different overfit model). Near its start the overfit
@@ -59,7 +59,7 @@ def test_similarity_constraint_holds_for_every_returned_row(vae_with_predictor, 
         assert chem.tanimoto(chem.to_mol(row.smiles), chem.to_mol(row.start)) == pytest.approx(row.similarity)
 
 
-@pytest.mark.parametrize("method", ["random", "bo"])
+@pytest.mark.parametrize("method", ["random", "bo", "local"])
 def test_the_oracle_is_spent_only_on_molecules_that_meet_the_constraints(vae_with_predictor, low_qed, method) -> None:
     calls: list[str] = []
 

@@ -74,7 +74,7 @@ def test_fit_prior_makes_the_mixture_the_models_sampling_source(overfit_model, t
     assert vae.sample_source == "prior"
     with pytest.raises(CheckpointError, match="fit_prior"):
         vae.sample(5, source="mixture", seed=0)
-    fit = vae.fit_prior(Path(vae.checkpoint.train_state["data"]["path"]), n_components=8)
+    fit = vae.fit_prior(Path(vae.checkpoint.train_state["data"]["path"]), n_components=8, method="em")
     assert fit["n_molecules"] == 64 and fit["n_components"] == 8
     saved = MolVAE.load(vae.save(tmp_path / "with_prior.safetensors"))
     assert saved.sample_source == "mixture"
@@ -92,7 +92,7 @@ def test_fit_prior_command_writes_a_model_that_samples_from_it(overfit_model, tm
     data = MolVAE.load(path).checkpoint.train_state["data"]["path"]
     out = tmp_path / "prior.safetensors"
     result = CliRunner().invoke(main, ["fit-prior", data, "--model", str(path), "--output", str(out),
-                                       "--components", "4"])
+                                       "--method", "em", "--components", "4"])
     assert result.exit_code == 0, result.output
     assert "4 Gaussians" in result.output
     info = CliRunner().invoke(main, ["info", str(out)])
@@ -123,3 +123,54 @@ def test_exemplar_prior_from_the_api_and_the_command(overfit_model, tmp_path: Pa
     assert "16 Gaussians, the posteriors of 16 molecules" in info.output and "widened 1.2x" in info.output
     drawn = MolVAE.load(out).sample(100, temperature=0.0, seed=1, valid_only=True)
     assert sum(s in set(molecules) for s in drawn) > len(drawn) / 2  # near the exemplars: mostly training molecules
+
+
+def test_flow_prior_learns_a_curved_density_samples_it_seeded_and_round_trips() -> None:
+    from molvae.model.flow import FlowPrior, FlowSpec
+    from molvae.training.flow_fit import FlowFit, fit_flow
+
+    generator = torch.Generator().manual_seed(0)
+    mu = torch.randn(6000, 4, generator=generator)
+    mu[:, 1] = 0.5 * mu[:, 0] ** 2 + 0.1 * mu[:, 1]  # a parabola: no Gaussian fits it, a flow does
+    variance = torch.full_like(mu, 1e-3)
+    flow, report = fit_flow(mu, variance, FlowSpec(4, n_transforms=4, hidden=32), FlowFit(epochs=6, batch_size=256),
+                            progress=False)
+    assert report.n_val == 300 and len(report.val_nll) == 6 and report.val_nll[-1] < report.val_nll[0]
+    on_curve, off_curve = torch.tensor([[1.0, 0.5, 0.0, 0.0]]), torch.tensor([[1.0, -1.5, 0.0, 0.0]])
+    assert flow.log_prob(on_curve) > flow.log_prob(off_curve) + 5
+    z = flow.sample(3000, torch.Generator().manual_seed(1))
+    assert torch.equal(z, flow.sample(3000, torch.Generator().manual_seed(1)))
+    residual = (z[:, 1] - 0.5 * z[:, 0] ** 2).abs()
+    assert residual.median() < 0.3  # the draws follow the curve
+    wide = flow.sample(3000, torch.Generator().manual_seed(1), widen=1.5)
+    assert wide[:, 0].std() > z[:, 0].std() * 1.2
+    back = FlowPrior.from_checkpoint(flow.tensors(), {"flow": flow.spec.to_dict()})
+    assert back is not None and torch.allclose(back.log_prob(mu[:50]), flow.log_prob(mu[:50]), atol=1e-4)
+    assert FlowPrior.from_checkpoint({}, {}) is None
+
+
+def test_flow_prior_from_the_api_and_the_command(overfit_model, tmp_path: Path) -> None:  # noqa: ANN001
+    path, molecules = overfit_model
+    vae = MolVAE.load(path)
+    data = Path(vae.checkpoint.train_state["data"]["path"])
+    with pytest.raises(CheckpointError, match="flow"):
+        vae.sample(5, source="flow", seed=0)
+    with pytest.raises(ConfigError, match="epochs"):
+        vae.fit_prior(data, epochs=0)
+    fit = vae.fit_prior(data, epochs=3)
+    assert fit["method"] == "flow" and fit["n_molecules"] == 64 and len(fit["val_nll"]) == 3
+    assert vae.sample_source == "flow"
+    saved = MolVAE.load(vae.save(tmp_path / "flow.safetensors"))
+    assert saved.sample_source == "flow"
+    drawn = saved.sample(100, temperature=0.0, seed=2)
+    assert drawn == saved.sample(100, temperature=0.0, seed=2) == vae.sample(100, temperature=0.0, seed=2)
+    out = tmp_path / "flow_cli.safetensors"
+    result = CliRunner().invoke(main, ["fit-prior", str(data), "--model", str(path), "--output", str(out),
+                                       "--epochs", "2", "--widen", "1.1"])
+    assert result.exit_code == 0, result.output
+    assert "spline flow" in result.output and "(flow, widen 1.1)" in result.output
+    info = CliRunner().invoke(main, ["info", str(out)])
+    assert "z drawn from flow: a spline flow, fitted to the codes of 64 molecules" in info.output
+    sampled = CliRunner().invoke(main, ["sample", "--model", str(out), "--n", "20", "--seed", "1", "--no-score",
+                                        "--source", "flow"])
+    assert sampled.exit_code == 0, sampled.output

@@ -103,30 +103,34 @@ def fit_properties(data: Path, properties: str, output: Path, force: bool, smile
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("--output", type=click.Path(path_type=Path), required=True, help="The new checkpoint (.safetensors).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
-@click.option("--method", type=click.Choice(["em", "exemplar"]), default="em", show_default=True,
-              help="em: Gaussians fitted by EM to the codes; exemplar: one Gaussian per molecule, its own posterior.")
+@click.option("--method", type=click.Choice(["flow", "em", "exemplar"]), default="flow", show_default=True,
+              help="flow: a spline flow trained on the codes; em: Gaussians fitted by EM to the codes; exemplar: one "
+                   "Gaussian per molecule, its own posterior.")
 @click.option("--components", type=int, default=None,
               help="Gaussians in the mixture (default 1024 for em, 10000 for exemplar).")
 @click.option("--widen", type=float, default=1.0, show_default=True,
-              help="Multiply every component's standard deviation by this (> 1: more novel samples).")
+              help="Multiply the prior's standard deviations by this when sampling (> 1: more novel samples).")
+@click.option("--epochs", type=int, default=20, show_default=True, help="flow: passes over the molecules' codes.")
 @click.option("--max-molecules", type=int, default=200_000, show_default=True, help="Molecules encoded (drawn by seed).")
 @click.option("--smiles-column", default=None, help="SMILES column of DATA.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @_model_option
 def fit_prior(data: Path, output: Path, force: bool, method: str, components: int | None, widen: float,
-              max_molecules: int, smiles_column: str | None, seed: int, model_path: Path | None, device: str,
-              precision: str) -> None:
-    """Fit a mixture prior to the codes of DATA's molecules (the model's training set, as a rule) and write the model
-    with it to OUTPUT; its samples then draw z from the mixture instead of N(0, I) (--source prior still can)."""
+              epochs: int, max_molecules: int, smiles_column: str | None, seed: int, model_path: Path | None,
+              device: str, precision: str) -> None:
+    """Fit a prior to the codes of DATA's molecules (the model's training set, as a rule) and write the model with
+    it to OUTPUT; its samples then draw z from it instead of N(0, I) (--source prior still can)."""
     from molvae.api import MolVAE
     from molvae.outputs import check_writable
 
     check_writable(output, force, (".safetensors",))
     vae = MolVAE.load(model_path, device=device, precision=precision)
-    fit = vae.fit_prior(data, components, max_molecules, smiles_column, seed, method=method, widen=widen)
+    fit = vae.fit_prior(data, components, max_molecules, smiles_column, seed, method=method, widen=widen,
+                        epochs=epochs, progress=True)
     path = vae.save(output, force=force)
-    click.echo(f"mixture of {fit['n_components']} Gaussians ({method}, widen {widen:g}) from the codes of "
-               f"{fit['n_molecules']} molecules of {data}")
+    what = (f"spline flow (best epoch {fit['best_epoch']} of {epochs}, held-out NLL "
+            f"{min(fit['val_nll']):.2f} nats)" if method == "flow" else f"mixture of {fit['n_components']} Gaussians")
+    click.echo(f"{what} ({method}, widen {widen:g}) from the codes of {fit['n_molecules']} molecules of {data}")
     click.echo(f"wrote {path}", err=True)
 
 

@@ -20,9 +20,10 @@ from molvae.cli.group import (
 @click.option("--temperature", type=float, default=None,
               help="Sampling temperature (0: greedy). Default: the model's recommended one (its card), else 1.0.")
 @click.option("--seed", type=int, default=None, help="Same seed, same molecules (whatever the chunks or shards).")
-@click.option("--source", type=click.Choice(["prior", "mixture", "aggregate"]), default=None,
-              help="Where z comes from: N(0, I) (prior), the mixture fitted to the training molecules' codes "
-                   "(mixture, see fit-prior) or its single Gaussian (aggregate). Default: the model's own (its card).")
+@click.option("--source", type=click.Choice(["prior", "flow", "mixture", "aggregate"]), default=None,
+              help="Where z comes from: N(0, I) (prior), the flow or the mixture fitted to the training molecules' "
+                   "codes (flow, mixture: see fit-prior) or their single Gaussian (aggregate). Default: the model's "
+                   "own (its card).")
 @click.option("--valid-only", is_flag=True, help="Keep valid molecules only.")
 @click.option("--unique", is_flag=True, help="Keep the first occurrence of each valid molecule only.")
 @click.option("--score/--no-score", default=True, show_default=True, help="Add RDKit properties.")

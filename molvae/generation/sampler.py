@@ -1,6 +1,6 @@
-"""Sampling from a trained model: where z comes from (N(0, I), the aggregate posterior's Gaussian or the fitted
-mixture prior), seeded blocks of molecules, and samples as lists, streamed frames or one table. ``MolVAE`` builds on
-``Sampler``; its methods are documented there."""
+"""Sampling from a trained model: where z comes from (N(0, I), the aggregate posterior's Gaussian, the fitted
+mixture prior or the flow prior), seeded blocks of molecules, and samples as lists, streamed frames or one table.
+``MolVAE`` builds on ``Sampler``; its methods are documented there."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from molvae.config import Config
 from molvae.errors import CheckpointError, ConfigError, DataError
 from molvae.generation.stream import BLOCK, StreamOptions, Tally, block_seed, iter_frames, shard_blocks
 from molvae.model.checkpoint import Checkpoint
+from molvae.model.flow import FlowPrior
 from molvae.model.prior import MixturePrior
 from molvae.model.sampling import decode_z, prior_batches
 from molvae.model.vae import VAE
@@ -27,7 +28,7 @@ from molvae.smiles.corpus import load_corpus
 from molvae.smiles.files import file_sha256
 from molvae.smiles.tokenizer import Vocabulary
 
-SOURCES = ("prior", "aggregate", "mixture")  # where z comes from when sampling
+SOURCES = ("prior", "aggregate", "mixture", "flow")  # where z comes from when sampling
 
 
 def check_source(source: str) -> None:
@@ -47,6 +48,7 @@ class Sampler:
     precision: str
     source: Path | None
     _training_hashes: np.ndarray | None
+    _flow_prior: FlowPrior | None = None  # the checkpoint's flow, built on first use (``fit_prior`` resets it)
 
     @property
     def latent_dim(self) -> int:
@@ -84,10 +86,12 @@ class Sampler:
         return len(table)
 
     def draw_z(self, n: int, generator: torch.Generator, source: str = "prior") -> torch.Tensor:
-        """n latent points (n, Z): from N(0, I) ('prior'), the aggregate posterior's Gaussian ('aggregate') or the
-        mixture fitted to it ('mixture', see ``fit_prior``)."""
+        """n latent points (n, Z): from N(0, I) ('prior'), the aggregate posterior's Gaussian ('aggregate'), the
+        mixture fitted to it ('mixture') or the flow fitted to it ('flow'; both: ``fit_prior``)."""
         check_source(source)
         extra = self.checkpoint.extra_tensors
+        if source == "flow":
+            return self.flow_prior().sample(n, generator)
         if source == "mixture":
             mixture = MixturePrior.from_tensors(extra)
             if mixture is None:
@@ -99,10 +103,19 @@ class Sampler:
         mean, cov = (extra["aggregate_mean"], extra["aggregate_cov"]) if source == "aggregate" else (None, None)
         return next(prior_batches(n, self.latent_dim, n, generator, mean, cov))
 
+    def flow_prior(self) -> FlowPrior:
+        """The flow prior stored in this model (``fit_prior(method='flow')``); CheckpointError when it has none."""
+        if self._flow_prior is None:
+            self._flow_prior = FlowPrior.from_checkpoint(self.checkpoint.extra_tensors, self.checkpoint.extra)
+            if self._flow_prior is None:
+                raise CheckpointError(f"{self.source} has no flow prior; fit one with fit_prior(method='flow') "
+                                      "(molvae fit-prior --method flow) or use source='prior'")
+        return self._flow_prior
+
     @property
     def sample_source(self) -> str:
-        """Where this model recommends drawing z from: 'mixture' once a prior is fitted (``fit_prior``), else
-        'prior'."""
+        """Where this model recommends drawing z from: the prior fitted last ('mixture' or 'flow', ``fit_prior``),
+        else 'prior'."""
         value = self.checkpoint.extra.get("sample_source", "prior")
         return value if value in SOURCES else "prior"
 
@@ -144,7 +157,8 @@ class Sampler:
         """n decoded strings; the same seed gives the same molecules, and the first m of n are those of a sample of m.
 
         ``temperature`` None: the model's ``sample_temperature``. ``source`` (where z comes from: 'prior' N(0, I),
-        'mixture' the prior fitted to the training molecules' codes, 'aggregate' its single-Gaussian version) None:
+        'mixture' or 'flow' the prior fitted to the training molecules' codes, 'aggregate' its single-Gaussian
+        version) None:
         the model's ``sample_source``. ``valid_only``/``unique`` filter the n draws
         (canonical SMILES then), so fewer than n may come back. ``syntax_mask``: the decoder may only write
         syntactically valid SMILES (branches and rings closed, no dangling bonds; molvae.smiles.grammar); False gives

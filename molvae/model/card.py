@@ -73,8 +73,9 @@ def card_text(info: dict[str, Any]) -> str:
         fit = info["prior_fit"]
         how = "the posteriors of" if fit.get("method") == "exemplar" else "fitted to the codes of"
         widen = f", widened {fit['widen']:g}x" if fit.get("widen", 1.0) != 1.0 else ""
-        lines.append(f"z drawn from {info['sample_source']}: {fit['n_components']} Gaussians, {how} "
-                     f"{fit['n_molecules']} molecules of {fit['data']}{widen}")
+        what = ("a spline flow" if fit.get("method") == "flow" else f"{fit['n_components']} Gaussians")
+        lines.append(f"z drawn from {info['sample_source']}: {what}, {how} {fit['n_molecules']} molecules of "
+                     f"{fit['data']}{widen}")
     if info["property_predictor"]:
         lines.append(f"predictor    {info['property_predictor']}")
     lines.append(f"versions     {info['versions']}")

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import torch
 
 PREFIX = "mixture_"  # checkpoint tensor names: mixture_weights, mixture_means, mixture_variances
-METHODS = ("em", "exemplar")
 
 
 @dataclass
@@ -115,7 +114,7 @@ def exemplar_mixture(mu: torch.Tensor, variance: torch.Tensor, n_components: int
 
 def build_mixture(mu: torch.Tensor, variance: torch.Tensor, method: str = "em", n_components: int = 1024,
                   widen: float = 1.0, seed: int = 0) -> MixturePrior:
-    """The mixture prior of posteriors mu, variance (N, Z) by ``method`` (METHODS); ``widen`` multiplies every
+    """The mixture prior of posteriors mu, variance (N, Z) by ``method`` ('em' or 'exemplar'); ``widen`` multiplies every
     component's standard deviation."""
     if method == "exemplar":
         return exemplar_mixture(mu, variance, n_components, widen, seed)

@@ -16,6 +16,9 @@ Methods (``optimize(..., method=...)``):
   first rounds, with few scores known, already lean where the predictor expects better molecules. With one start
   molecule, EI is weighted by the chance that a point at that distance from the start decodes to a molecule that
   meets the constraints (constrained EI), estimated from every point decoded so far (decoding costs no call).
+- ``local``: local search from inverted codes (``optimization.local_search``): each start's code is first moved
+  until it decodes back to the start, then rounds decode ``n_points`` codes per start around it and around the best
+  molecules found, and the oracle scores each round's best candidates as the predictor ranks them.
 - ``random``: points ``z_start + radius * eps`` (or prior draws without start molecules): the baseline.
 
 The oracle counts and caches calls (by canonical SMILES), so ``budget`` bounds the calls of a slow user objective.
@@ -40,10 +43,11 @@ from molvae.chemistry import chem
 from molvae.errors import ConfigError, OptimizationError
 from molvae.model.latent import LatentModel
 from molvae.optimization.bayes_opt import run_bo
+from molvae.optimization.local_search import local_search
 from molvae.optimization.objectives import BudgetSpent, Oracle, build_objective
 from molvae.optimization.search_run import Candidate, SearchRun
 
-METHODS = ("gradient", "bo", "random")
+METHODS = ("gradient", "local", "bo", "random")
 STALL_STEPS = 25  # gradient paths end after this many steps in a row that decode no new candidate
 CANDIDATES_PER_CALL = 20  # gradient: candidates decoded per oracle call of the budget, for the predictor to rank
 # What the property predictor must predict for each objective's gradient: (column names accepted, sign) per term.
@@ -257,6 +261,8 @@ def optimize(
     _check_budget_terms(per_start, fingerprint, bool(canonical))
     if method == "gradient":
         _check_gradient(vae, name, canonical)
+    if method == "local" and not canonical:
+        raise ConfigError("method 'local' starts from molecules: pass start=[...]")
     # the model reads each start in the form it can express; similarity and start scores stay with the given form
     prepared = vae.standardize(canonical, standardize) if canonical else []
     z0 = vae.encode_standardized(prepared, policy=standardize) if canonical else None  # raises naming an unreadable one
@@ -272,17 +278,8 @@ def optimize(
         try:
             run.start_scores = [oracle(c) for c in canonical]
             bar.update(oracle.calls)
-            owners = list(range(len(canonical))) if canonical else [-1] * n_points
-            estimate = _estimate(vae, name) if method == "bo" else None
-            if method == "gradient":
-                _gradient(run, z0, n_steps, step_size, prior_weight, name, radius, neighbours, generator)
-            elif method == "random":
-                _random(run, z0, owners, n_steps, radius, n_points, generator)
-            elif similarity is not None and len(canonical) > 1:  # a search per start, with an equal share
-                run_bo(run, z0, owners, run.start_scores, n_steps, radius, batch, generator, estimate,
-                       share=max(1, (budget - oracle.calls) // len(canonical)))
-            else:
-                run_bo(run, z0, [-1] * len(canonical), run.start_scores, n_steps, radius, batch, generator, estimate)
+            _search(run, method, name, z0, prepared, generator, n_steps=n_steps, step_size=step_size,
+                    prior_weight=prior_weight, radius=radius, neighbours=neighbours, batch=batch, n_points=n_points)
         except BudgetSpent:
             pass
     except OptimizationError as exc:
@@ -291,6 +288,27 @@ def optimize(
     finally:
         bar.close()
     return _with_notes(run.frame(), canonical, prepared)
+
+
+def _search(run: SearchRun, method: str, name: str, z0: torch.Tensor | None, prepared: list[Any],
+            generator: torch.Generator, n_steps: int, step_size: float, prior_weight: float, radius: float,
+            neighbours: int, batch: int, n_points: int) -> None:
+    """Run ``method`` on a prepared search (start scores known): the starts' codes z0 (n, Z) or None."""
+    n_starts, left = len(run.starts), run.oracle.budget - run.oracle.calls
+    owners = list(range(n_starts)) if n_starts else [-1] * n_points
+    estimate = _estimate(run.vae, name) if method in ("bo", "local") else None
+    if method == "local":
+        ids = [run.vae.vocab.token_ids(r.written) for r in prepared]
+        local_search(run, z0, ids, n_points, estimate, generator, run.per_start or max(1, left // n_starts))
+    elif method == "gradient":
+        _gradient(run, z0, n_steps, step_size, prior_weight, name, radius, neighbours, generator)
+    elif method == "random":
+        _random(run, z0, owners, n_steps, radius, n_points, generator)
+    elif run.similarity is not None and n_starts > 1:  # a search per start, with an equal share
+        run_bo(run, z0, owners, run.start_scores, n_steps, radius, batch, generator, estimate,
+               share=max(1, left // n_starts))
+    else:
+        run_bo(run, z0, [-1] * n_starts, run.start_scores, n_steps, radius, batch, generator, estimate)
 
 
 def _with_notes(frame: pd.DataFrame, canonical: list[str], prepared: list[Any]) -> pd.DataFrame:

@@ -54,6 +54,8 @@ class SearchRun:
     per_start: int | None = None  # at most this many candidates scored for each start molecule
     scored: dict[int, int] = field(default_factory=dict)  # candidates scored so far, per start
     start_fingerprints: dict[int, Any] = field(default_factory=dict)  # each start's, computed once
+    decoded: int = 0  # latent points decoded (no oracle call), for methods that count them
+    notes: dict[str, int] = field(default_factory=dict)  # what a method reports beside the rows (frame.attrs)
 
     def full(self, owner: int) -> bool:
         """True when start ``owner`` has had its ``per_start`` candidates scored."""
@@ -136,5 +138,5 @@ class SearchRun:
         frame = frame.sort_values(["score", "oracle_calls"], ascending=[False, True], kind="stable")
         frame = frame.drop_duplicates(["start", "smiles"]).reset_index(drop=True)
         frame.attrs.update(oracle_calls=self.oracle.calls, left_out=dict(self.left_out), method=self.method,
-                           objective=self.oracle.name)
+                           objective=self.oracle.name, decoded=self.decoded, **self.notes)
         return frame

@@ -33,7 +33,7 @@ class Protocol:
 
     task: str  # 'plogp' | 'qed'
     delta: float  # similarity threshold to the start molecule
-    method: str = "gradient"  # 'gradient' | 'random' (molvae.optimization.optimize)
+    method: str = "gradient"  # 'gradient' | 'local' | 'random' (molvae.optimization.optimize)
     fingerprint: str = "bits"  # 'bits' (Morgan r2, 2048) | 'counts' (JT-VAE's unhashed Morgan r2 counts)
     per_start: int = 20  # candidates scored per start molecule
     n_points: int = 120  # latent points decoded per start molecule (gradient: 30 steps x 4 points)
@@ -78,7 +78,7 @@ def run_protocol(vae: Any, starts: Sequence[str], protocol: Protocol, seed: int 
                          budget=len(chosen) * (protocol.per_start + 1), per_start=protocol.per_start,
                          fingerprint=protocol.fingerprint, seed=seed, progress=progress, radius=0.5,
                          neighbours=neighbours, n_steps=steps if protocol.method == "gradient" else protocol.n_points,
-                         n_points=len(chosen))
+                         n_points=protocol.n_points if protocol.method == "local" else len(chosen))
     best = frame.sort_values("score", ascending=False, kind="stable").drop_duplicates("start").set_index("start")
     rows = []
     for given, ok in zip(starts, readable):

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from molvae.api import MolVAE
+from molvae.chemistry import chem
+from molvae.errors import ConfigError
+from molvae.optimization.inversion import invert
+from molvae.optimization.local_search import _draws, _ridge_ranker
+
+
+@pytest.fixture(scope="module")
+def vae(overfit_model: tuple[Path, list[str]]) -> MolVAE:
+    return MolVAE.load(overfit_model[0])
+
+
+def _ids(vae: MolVAE, smiles: list[str]) -> torch.Tensor:
+    return vae.vocab.pad([vae.vocab.token_ids(vae.written(chem.canonical_smiles(s))) for s in smiles])[0]
+
+
+def test_inversion_finds_codes_that_decode_back_from_codes_that_did_not(vae, overfit_model) -> None:  # noqa: ANN001
+    molecules = overfit_model[1][:16]
+    ids = _ids(vae, molecules)
+    z0 = vae.encode(molecules) + 0.8 * torch.randn(16, vae.latent_dim, generator=torch.Generator().manual_seed(0))
+    before = sum(d == chem.canonical_smiles(m) for d, m in zip(vae.decode(z0), molecules))
+    weights = {k: v.clone() for k, v in vae.model.state_dict().items()}
+    result = invert(vae.model, ids, z0, vae.vocab.pad_id)
+    decoded = vae.decode(result.z)
+    back = [d == chem.canonical_smiles(m) for d, m in zip(decoded, molecules)]
+    assert sum(back) > before
+    assert back == result.exact.tolist()  # 'exact' is greedy decoding's answer, computed without decoding
+    assert all(torch.equal(weights[k], v) for k, v in vae.model.state_dict().items())  # the network is untouched
+    assert (result.steps <= 60).all()
+
+
+def test_inversion_leaves_a_code_that_already_decodes_back_nearly_where_it_was(vae, overfit_model) -> None:  # noqa: ANN001
+    molecules = overfit_model[1][:8]
+    z0 = vae.encode(molecules)
+    exact = [d == chem.canonical_smiles(m) for d, m in zip(vae.decode(z0), molecules)]
+    result = invert(vae.model, _ids(vae, molecules), z0, vae.vocab.pad_id, margin_steps=0)
+    for i, was_exact in enumerate(exact):
+        if was_exact:
+            assert torch.equal(result.z[i], z0[i]) and result.steps[i] == 0
+
+
+def test_draws_cover_every_centre_at_every_radius() -> None:
+    centres = [torch.zeros(4), torch.full((4,), 10.0)]
+    z = _draws(centres, 100, torch.Generator().manual_seed(0))
+    assert z.shape == (100, 4)
+    near = (z.norm(dim=1) < 5).sum()
+    assert near == 50  # half the points around each centre
+    spread = (z[z.norm(dim=1) < 5]).norm(dim=1)
+    assert spread.min() < 0.3 and spread.max() > 0.8  # small and large radii both drawn
+
+
+def test_ridge_ranker_orders_codes_by_a_linear_trend_it_learned() -> None:
+    generator = torch.Generator().manual_seed(0)
+    z = torch.randn(30, 5, generator=generator)
+    scored = [(row, float(row[0] * 2 - row[1])) for row in z]
+    ranker = _ridge_ranker(scored)
+    assert ranker is not None and _ridge_ranker(scored[:2]) is None
+    test = torch.randn(50, 5, generator=generator)
+    truth = test[:, 0] * 2 - test[:, 1]
+    assert torch.corrcoef(torch.stack([ranker(test), truth]))[0, 1] > 0.95
+
+
+def test_local_search_counts_decoded_points_and_inverted_starts(vae, overfit_model) -> None:  # noqa: ANN001
+    starts = overfit_model[1][:4]
+    frame = vae.optimize("qed", start=starts, method="local", budget=44, per_start=10, n_points=80, similarity=0.3,
+                         seed=0)
+    assert frame.attrs["decoded"] == 4 * 80
+    assert 0 <= frame.attrs["inverted"] <= 4
+    assert frame.attrs["oracle_calls"] <= 44
+    assert (frame.groupby("start").size() <= 10).all()
+    with pytest.raises(ConfigError, match="local"):
+        vae.optimize("qed", method="local", budget=10)
