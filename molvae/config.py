@@ -26,6 +26,7 @@ KL_SCHEDULES = ("constant", "linear", "sigmoid", "cyclical")
 LR_SCHEDULES = ("constant", "cosine")
 PRECISIONS = ("fp32", "bf16")
 AUGMENTS = ("none", "encoder", "both")  # randomized SMILES: molvae.training.augment
+PRIORS = ("flow", "none")  # the prior fitted when a run ends: molvae.training.run_prior
 
 
 def _check(condition: bool, name: str, value: Any, accepted: str) -> None:
@@ -136,6 +137,9 @@ class TrainConfig:
     freeze_encoder: bool = False  # train the decoder only (the encoder and its Gaussian layer keep their weights)
     patience: int = 0  # stop after this many validations in a row without a lower validation loss; 0: never
     augment: str = "none"  # none | encoder | both: randomized SMILES each time a molecule is drawn (training.augment)
+    prior: str = "flow"  # flow | none: fit the flow prior to the best model's codes when the run ends (training.run_prior)
+    prior_molecules: int = 100_000  # training molecules whose codes the end-of-run prior is fitted to
+    prior_epochs: int = 20  # passes of the end-of-run flow fit over those molecules' posteriors
 
     def __post_init__(self) -> None:
         _check_positive_ints(self, ("batch_size", "epochs", "kl_warmup_steps", "kl_cycle_steps", "val_every"))
@@ -149,6 +153,8 @@ class TrainConfig:
         _check(self.kl_schedule in KL_SCHEDULES, "kl_schedule", self.kl_schedule, f"one of {KL_SCHEDULES}")
         _check(self.precision in PRECISIONS, "precision", self.precision, f"one of {PRECISIONS}")
         _check(self.augment in AUGMENTS, "augment", self.augment, f"one of {AUGMENTS}")
+        _check(self.prior in PRIORS, "prior", self.prior, f"one of {PRIORS}")
+        _check_positive_ints(self, ("prior_molecules", "prior_epochs"))
         _check_fraction("word_dropout", self.word_dropout)
         for name in ("max_steps", "threads", "seed", "patience"):
             value = getattr(self, name)

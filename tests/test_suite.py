@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from molvae.api import MolVAE
@@ -82,3 +84,33 @@ def test_run_protocol_spends_at_most_per_start_oracle_calls(vae, overfit_model, 
     (record,) = seen
     assert record["kwargs"]["per_start"] == 2 and record["calls"] <= 5 * 3  # 5 start scores + 2 each
     assert (record["per"] <= 2).all()
+
+
+def _rows(task: str, gains: list[float]) -> list[dict]:
+    return [{"task": task, "start": f"C{'C' * i}", "start_score": 0.0, "score": g if task == "plogp" else (0.95 if g else 0.5),
+             "success": bool(g) if task == "qed" else g > 0} for i, g in enumerate(gains)]
+
+
+def test_paired_test_wilcoxon_matches_the_textbook_statistic_and_direction() -> None:
+    from molvae.optimization.suite import _wilcoxon_greater, paired_test
+
+    # differences 1..10 all positive: W+ = 55 = n(n+1)/2, the most extreme; z = (55 - 27.5 - 0.5) / sqrt(96.25)
+    assert _wilcoxon_greater(np.arange(1.0, 11.0)) == pytest.approx(0.5 * math.erfc(27 / math.sqrt(96.25) / math.sqrt(2)))
+    assert _wilcoxon_greater(-np.arange(1.0, 11.0)) > 0.99
+    assert _wilcoxon_greater(np.zeros(5)) == 1.0
+    better = paired_test(_rows("plogp", [2.0] * 30), _rows("plogp", [1.0] * 15 + [0.0] * 15))
+    assert better["wins"] == 30 and better["losses"] == 0 and better["p"] < 1e-5
+    assert better["mean_difference"] == pytest.approx(1.5)
+    with pytest.raises(ValueError, match="same start"):
+        paired_test(_rows("plogp", [1.0]), _rows("plogp", [1.0, 2.0]))
+
+
+def test_paired_test_on_qed_is_mcnemars_exact_test_on_the_discordant_pairs() -> None:
+    from molvae.optimization.suite import paired_test
+
+    ours = _rows("qed", [1] * 8 + [0] * 2)
+    theirs = _rows("qed", [0] * 6 + [1] * 4)  # discordant: 6 wins (rows 0-5), 2 losses (rows 8-9)
+    result = paired_test(ours, theirs)
+    assert (result["wins"], result["losses"]) == (6, 2)
+    assert result["p"] == pytest.approx(sum(math.comb(8, k) for k in range(6, 9)) / 2**8)
+    assert result["mean_difference"] == pytest.approx(0.4)

@@ -71,10 +71,10 @@ def canonical_smiles(smiles: str) -> str | None:
 
 
 def canonicalize_many(smiles: Sequence[str]) -> list[str | None]:
-    """``canonical_smiles`` of each entry, with the log silenced once for the whole list."""
+    """``canonical_smiles`` of each entry, with the log silenced once for the whole list. One molecule is held at a
+    time (a list of a million RDKit molecules takes tens of GB)."""
     with quiet_rdkit():
-        mols = [_parse(s) for s in smiles]
-    return [None if mol is None else Chem.MolToSmiles(mol) for mol in mols]
+        return [None if (mol := _parse(s)) is None else Chem.MolToSmiles(mol) for s in smiles]
 
 
 def kekule_smiles(canonical: str) -> str | None:

@@ -135,11 +135,14 @@ def fit_prior(data: Path, output: Path, force: bool, method: str, components: in
 
 
 @main.command()
-@click.option("--objective", required=True,
+@click.option("--objective", default=None,
               help="qed | logp | penalized_logp | similarity (with --target) | module:function | file.py:function")
+@click.option("--scoring", "scoring_file", type=click.Path(path_type=Path), default=None,
+              help="A scoring file (TOML): several components, each with a weight and a transform (docs: Optimizing "
+                   "molecules); instead of --objective.")
 @click.option("--start", "start_file", type=click.Path(path_type=Path), default=None,
               help="File of start molecules (.csv/.smi); required by gradient and by --similarity.")
-@click.option("--method", type=click.Choice(["gradient", "bo", "random"]), default="gradient", show_default=True)
+@click.option("--method", type=click.Choice(["gradient", "local", "bo", "random"]), default="gradient", show_default=True)
 @click.option("--budget", type=int, default=1000, show_default=True, help="Objective (oracle) calls at most.")
 @click.option("--n-steps", type=int, default=50, show_default=True, help="Steps (gradient) or rounds (bo, random).")
 @click.option("--similarity", type=float, default=None, help="Keep molecules with Tanimoto to their start >= this.")
@@ -148,26 +151,32 @@ def fit_prior(data: Path, output: Path, force: bool, method: str, components: in
 @click.option("--allow-degenerate", is_flag=True,
               help="Keep degenerate molecules (8+ sp3 carbons in a chain, 4+ aryl-aryl bonds, 39+ heavy atoms).")
 @click.option("--radius", type=float, default=0.5, show_default=True, help="Search radius around start z (bo, random).")
+@click.option("--points", type=int, default=100, show_default=True,
+              help="local: latent points decoded per start molecule (decoding costs no oracle call).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--smiles-column", default=None, help="SMILES column of the start file.")
 @_standardize_option
 @_model_option
 @_output_options
-def optimize(objective: str, start_file: Path | None, method: str, budget: int, n_steps: int,
-             similarity: float | None, target: str | None, max_sa: float | None, allow_degenerate: bool,
-             radius: float, seed: int, smiles_column: str | None, standardize: str, model_path: Path | None,
-             device: str, precision: str, output: Path | None, force: bool) -> None:
+def optimize(objective: str | None, scoring_file: Path | None, start_file: Path | None, method: str, budget: int,
+             n_steps: int, similarity: float | None, target: str | None, max_sa: float | None, allow_degenerate: bool,
+             radius: float, points: int, seed: int, smiles_column: str | None, standardize: str,
+             model_path: Path | None, device: str, precision: str, output: Path | None, force: bool) -> None:
     """Optimize molecules in latent space: CSV of start,start_score,smiles,score,similarity,sa,step,oracle_calls,
-    method, best first (the z of each row goes to OUTPUT with suffix .z.npy)."""
+    method (and each scoring-file component's value), best first (the z of each row goes to OUTPUT with suffix
+    .z.npy)."""
     from molvae.api import MolVAE
     from molvae.errors import OptimizationError
     from molvae.optimization.objectives import load_objective
     from molvae.optimization.optimize import as_array
+    from molvae.optimization.scoring_file import load_scoring
     from molvae.outputs import check_writable, write_array
     from molvae.smiles.files import read_rows
 
     check_writable(output, force, (".csv",))
-    fn = load_objective(objective)
+    if (objective is None) == (scoring_file is None):
+        raise click.UsageError("give --objective or --scoring (one of them)")
+    fn = load_scoring(scoring_file) if scoring_file is not None else load_objective(objective)
     vae = MolVAE.load(model_path, device=device, precision=precision)
     start = None
     if start_file is not None:  # every start row must be one the model can read: an error names file and line
@@ -184,7 +193,7 @@ def optimize(objective: str, start_file: Path | None, method: str, budget: int, 
     try:
         frame = vae.optimize(fn, start=start, method=method, n_steps=n_steps, budget=budget, similarity=similarity,
                              seed=seed, target=target, max_sa=max_sa, allow_degenerate=allow_degenerate,
-                             radius=radius, progress=True, standardize=standardize)
+                             radius=radius, n_points=points, progress=True, standardize=standardize)
     except OptimizationError as exc:
         if exc.results is not None:
             emit(exc.results)

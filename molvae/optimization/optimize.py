@@ -283,11 +283,11 @@ def optimize(
         except BudgetSpent:
             pass
     except OptimizationError as exc:
-        exc.results = _with_notes(run.frame(), canonical, prepared)
+        exc.results = _with_notes(run.frame(), canonical, prepared, fn)
         raise
     finally:
         bar.close()
-    return _with_notes(run.frame(), canonical, prepared)
+    return _with_notes(run.frame(), canonical, prepared, fn)
 
 
 def _search(run: SearchRun, method: str, name: str, z0: torch.Tensor | None, prepared: list[Any],
@@ -311,10 +311,17 @@ def _search(run: SearchRun, method: str, name: str, z0: torch.Tensor | None, pre
         run_bo(run, z0, [-1] * n_starts, run.start_scores, n_steps, radius, batch, generator, estimate)
 
 
-def _with_notes(frame: pd.DataFrame, canonical: list[str], prepared: list[Any]) -> pd.DataFrame:
-    """The result rows with a ``standardized`` column: what changed in each row's start before the model read it."""
+def _with_notes(frame: pd.DataFrame, canonical: list[str], prepared: list[Any], fn: Callable) -> pd.DataFrame:
+    """The result rows with a ``standardized`` column (what changed in each row's start before the model read it)
+    and, for a scoring function with components (``scoring_file``), each component's value and desirability."""
     notes = {c: r.note for c, r in zip(canonical, prepared)}
     frame.insert(frame.columns.get_loc("z"), "standardized", frame.start.map(notes).fillna(""))
+    breakdown = getattr(fn, "breakdown", None)
+    if breakdown is not None:
+        parts = pd.DataFrame([{k: v for k, v in breakdown(s).items() if k != "score"} for s in frame.smiles],
+                             index=frame.index)
+        for column in parts.columns:
+            frame.insert(frame.columns.get_loc("z"), column, parts[column])
     return frame
 
 

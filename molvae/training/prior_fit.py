@@ -13,6 +13,7 @@ from molvae.errors import DataError
 from molvae.model.flow import FlowPrior, FlowSpec
 from molvae.model.latent import LatentModel
 from molvae.model.prior import MixturePrior, build_mixture
+from molvae.model.vae import VAE
 from molvae.smiles.corpus import load_corpus, remap_to_vocab
 from molvae.training.batching import iter_batches
 from molvae.training.flow_fit import FlowFit, fit_flow
@@ -21,18 +22,24 @@ METHODS = ("em", "exemplar", "flow")  # MolVAE.fit_prior's methods
 
 
 @torch.no_grad()
-def posterior_moments(vae: LatentModel, ids: np.ndarray, lengths: np.ndarray,
-                      batch_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
-    """Posterior means and variances (N, Z) of molecules given as token ids (N, T) in the model's vocabulary."""
+def encoder_moments(model: VAE, ids: np.ndarray, lengths: np.ndarray, device: torch.device,
+                    batch_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior means and variances (N, Z) of molecules given as token ids (N, T) in ``model``'s vocabulary."""
     mus, variances = [], []
-    was_training = vae.model.training
-    vae.model.eval()
+    was_training = model.training
+    model.eval()
     for batch_ids, batch_lengths in iter_batches(ids, lengths, batch_size):
-        mu, logvar = vae.model.encode(batch_ids.to(vae.device), batch_lengths.to(vae.device))
+        mu, logvar = model.encode(batch_ids.to(device), batch_lengths.to(device))
         mus.append(mu.float().cpu())
         variances.append(logvar.float().exp().cpu())
-    vae.model.train(was_training)
+    model.train(was_training)
     return torch.cat(mus), torch.cat(variances)
+
+
+def posterior_moments(vae: LatentModel, ids: np.ndarray, lengths: np.ndarray,
+                      batch_size: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+    """``encoder_moments`` of a loaded model's network."""
+    return encoder_moments(vae.model, ids, lengths, vae.device, batch_size)
 
 
 def fit_prior_on_file(vae: LatentModel, data: str | Path, smiles_column: str | None = None,

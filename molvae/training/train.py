@@ -45,6 +45,7 @@ from molvae.training.plots import plot_loss_curve
 from molvae.training.progress import Progress, Window, log_training
 from molvae.training.run import Run
 from molvae.training.run_folder import METRIC_COLUMNS, MetricsLog, _open_run_dir, resume_config  # noqa: F401
+from molvae.training.run_prior import attach_flow_prior
 from molvae.training.schedules import kl_weight_at, lr_at
 from molvae.training.stop import StopFlag
 from molvae.training.validation import collapse_warning, validate
@@ -326,12 +327,18 @@ def _fit(run: Run, config: Config, progress: bool) -> TrainResult:
     if bar.validated_at != run.state["step"]:
         last_validation = run_validation(run)
     final = collapse_warning(last_validation, run.state["step"], config)
+    notes = _notes(run.state)
     if run.ctx.is_main:
         plot_loss_curve(run.run_dir / "metrics.csv", run.run_dir / "loss_curve.png")
+        if config.train.prior == "flow" and stopped_by not in ("interrupt", "terminated"):
+            fit = attach_flow_prior(run, progress)
+            notes.append(f"flow prior fitted to the codes of {fit['n_molecules']} training molecules (held-out NLL "
+                         f"{min(fit['val_nll']):.2f} nats, epoch {fit['best_epoch']}); best.safetensors samples "
+                         "from it")
     shutdown(run.ctx)
     return TrainResult(run.run_dir, run.state["step"], run.state["epoch"], run.state["best_val_loss"],
                        last_validation, stopped_by or "epochs", run.model, run.ctx.rank, [final] if final else [],
-                       _notes(run.state))
+                       notes)
 
 
 def _notes(state: dict[str, Any]) -> list[str]:
