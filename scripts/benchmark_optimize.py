@@ -2,6 +2,10 @@
 
 Usage:
   python scripts/benchmark_optimize.py --suite zinc250k [--quick] [--json OUT] [--model zinc250k] [--n 800]
+      [--sets test|valid] [--methods local random] [--points 2000] [--curve 1,5,20,100,1000 --curve-n 100]
+
+``--sets valid`` runs the validation start sets (data/benchmarks/zinc250k_*_valid200.txt, drawn from molecules no
+zinc250k model trains on by scripts/make_validation_starts.py): every setting is chosen there, never on the 800.
 
 Protocols (``molvae.optimization.suite``; docs/benchmarks/optimization.md writes them down):
 1. Constrained penalized logP on data/benchmarks/zinc250k_plogp_test800.txt at similarity >= 0, 0.2, 0.4, 0.6
@@ -11,8 +15,11 @@ Protocols (``molvae.optimization.suite``; docs/benchmarks/optimization.md writes
 2. QED on data/benchmarks/zinc250k_qed_test800.txt: success = a candidate with similarity >= 0.4 and QED >= 0.9.
 3. Unconstrained: best three penalized logP and QED in ``--budget`` oracle calls, with the degenerate-molecule guard
    (38 heavy atoms, long chains, aryl rods) and, for penalized logP, without it.
-Each task is run by the gradient search and by the random baseline at the same budget. Writes OUT (.json: summary
-rows, every molecule's best candidate, the published rows), OUT.md (tables) and OUT.png (start -> optimized pairs).
+Each task is run by each of ``--methods`` at the same budget; the first method is compared with ``random`` on the same
+molecules by a paired test (Wilcoxon signed-rank on the improvements, McNemar on QED successes). ``--curve B1,B2``:
+the first method's rows at delta 0.4, 0.6 and QED at these oracle budgets per molecule (on the first ``--curve-n``
+molecules), with wall time per molecule. Writes OUT (.json: summary rows, every molecule's best candidate, the paired
+tests, the curve, the published rows), OUT.md (tables) and OUT.png (start -> optimized pairs).
 ``--suite moses`` runs the project's older MOSES-test protocol (scripts/benchmark_optimize_moses.py).
 """
 
@@ -27,8 +34,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SETS = {"plogp": ROOT / "data" / "benchmarks" / "zinc250k_plogp_test800.txt",
-        "qed": ROOT / "data" / "benchmarks" / "zinc250k_qed_test800.txt"}
+SETS = {"test": {"plogp": ROOT / "data" / "benchmarks" / "zinc250k_plogp_test800.txt",
+                 "qed": ROOT / "data" / "benchmarks" / "zinc250k_qed_test800.txt"},
+        "valid": {"plogp": ROOT / "data" / "benchmarks" / "zinc250k_plogp_valid200.txt",
+                  "qed": ROOT / "data" / "benchmarks" / "zinc250k_qed_valid200.txt"}}
 UNCONSTRAINED_STARTS = ROOT / "data" / "benchmarks" / "zinc250k_valid_starts.txt"
 
 # Published rows: (method, value, source). As quoted in issue #30 (JT-VAE's recomputed from its repository's result
@@ -77,9 +86,14 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=ROOT / "docs" / "benchmarks" / "optimization_zinc250k.json")
     parser.add_argument("--n", type=int, default=800, help="molecules per task (the first N of each set)")
     parser.add_argument("--per-start", type=int, default=20, help="candidates scored per start molecule")
-    parser.add_argument("--points", type=int, default=120, help="latent points decoded per start molecule")
+    parser.add_argument("--points", type=int, default=2000, help="latent points decoded per start molecule")
+    parser.add_argument("--sets", choices=sorted(SETS), default="test", help="the 800 test molecules or the "
+                        "validation starts (choose settings there)")
+    parser.add_argument("--curve", type=lambda t: [int(x) for x in t.split(",") if x.strip()], default=[],
+                        help="oracle budgets per molecule for the budget curve, e.g. 1,5,20,100,1000")
+    parser.add_argument("--curve-n", type=int, default=100, help="molecules per task of the budget curve")
     parser.add_argument("--budget", type=int, default=2000, help="oracle calls of each unconstrained search")
-    parser.add_argument("--methods", nargs="+", default=["gradient", "random"])
+    parser.add_argument("--methods", nargs="+", default=["local", "random"])
     parser.add_argument("--deltas", nargs="+", type=float, default=[0.0, 0.2, 0.4, 0.6])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -94,7 +108,8 @@ def parse() -> argparse.Namespace:
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.quick:
-        args.n, args.points, args.budget = 10, 40, 60
+        args.n, args.points, args.budget, args.curve_n = 10, 40, 60, 5
+        args.curve = args.curve[:2]
     return args
 
 
@@ -108,6 +123,46 @@ def protocols(args: argparse.Namespace) -> list:
     return runs
 
 
+def paired(rows: list[dict], methods: list[str]) -> list[dict]:
+    """The first method against random on the same molecules, per task, threshold and fingerprint."""
+    from molvae.optimization.suite import paired_test
+
+    if "random" not in methods or methods[0] == "random":
+        return []
+    out = []
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["task"], r["delta"], r["fingerprint"], r["method"]), []).append(r)
+    for task, delta, fingerprint in sorted({key[:3] for key in groups}):
+        ours, theirs = groups.get((task, delta, fingerprint, methods[0]), []), groups.get((task, delta, fingerprint,
+                                                                                            "random"), [])
+        if ours and len(ours) == len(theirs):
+            out.append({"task": task, "delta": delta, "fingerprint": fingerprint, "ours": methods[0],
+                        "theirs": "random", **paired_test(ours, theirs)})
+            print(f"paired {task} {delta:g} {fingerprint}: {out[-1]}", flush=True)
+    return out
+
+
+def budget_curve(vae, sets: dict, args: argparse.Namespace) -> list[dict]:
+    """The first method's summary at delta 0.4, 0.6 and on QED at each budget of ``--curve`` (calls per molecule),
+    on the first ``--curve-n`` molecules, with ``10 x budget`` decoded points per molecule at least."""
+    from molvae.optimization.suite import Protocol, run_protocol, summarize
+
+    out = []
+    for budget in args.curve:
+        for task, delta in (("plogp", 0.4), ("plogp", 0.6), ("qed", 0.4)):
+            protocol = Protocol(task, delta, args.methods[0], "bits", budget, max(args.points, 10 * budget))
+            starts = sets[task][: args.curve_n]
+            began = time.perf_counter()
+            rows = run_protocol(vae, starts, protocol, seed=args.seed)
+            seconds = time.perf_counter() - began
+            out.append({"task": task, "delta": delta, "method": protocol.method, "calls_per_molecule": budget,
+                        "points_per_molecule": protocol.n_points, **summarize(rows),
+                        "seconds_per_molecule": round(seconds / max(1, len(starts)), 2)})
+            print(f"curve {json.dumps(out[-1])}", flush=True)
+    return out
+
+
 def unconstrained(vae, args: argparse.Namespace) -> list[dict]:
     """Best three of each objective and method within the oracle budget, guard on; penalized logP also guard off."""
     from molvae.optimization.optimize import best_molecules
@@ -118,9 +173,10 @@ def unconstrained(vae, args: argparse.Namespace) -> list[dict]:
     for objective, guard in (("penalized_logp", True), ("penalized_logp", False), ("qed", True)):
         for method in args.methods:
             began = time.perf_counter()
-            frame = vae.optimize(objective, start=starts if method == "gradient" else None, method=method,
+            frame = vae.optimize(objective, start=starts if method in ("gradient", "local") else None, method=method,
                                  budget=args.budget, n_steps=10_000 if method == "gradient" else args.budget,
-                                 seed=args.seed, radius=1.0, allow_degenerate=not guard, progress=True)
+                                 seed=args.seed, radius=1.0, allow_degenerate=not guard, progress=True,
+                                 n_points=args.points)
             best = best_molecules(frame, 3)
             out.append({"objective": objective, "method": method, "guard": guard, "oracle_calls":
                         frame.attrs["oracle_calls"], "seconds": round(time.perf_counter() - began, 1),
@@ -143,12 +199,13 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     vae = MolVAE.load(args.model)
     weights = model_path(args.model)
-    sets = {task: read_benchmark(path)[: args.n] for task, path in SETS.items()}
+    sets = {task: read_benchmark(path)[: args.n] for task, path in SETS[args.sets].items()}
     report = {"suite": "zinc250k", "model": args.model, "model_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
               "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.processor() or platform.machine()}, "
               f"{torch.get_num_threads()} torch threads", "quick": args.quick, "per_start": args.per_start,
-              "points": args.points, "budget_unconstrained": args.budget, "seed": args.seed,
-              "summary": [], "molecules": [], "unconstrained": [], "published": PUBLISHED}
+              "points": args.points, "budget_unconstrained": args.budget, "seed": args.seed, "sets": args.sets,
+              "methods": args.methods,
+              "summary": [], "molecules": [], "paired": [], "curve": [], "unconstrained": [], "published": PUBLISHED}
     began = time.perf_counter()
     for protocol in tqdm(protocols(args), desc="suite", unit="task"):
         start = time.perf_counter()
@@ -158,6 +215,8 @@ def main() -> None:
         report["summary"].append(summary)
         report["molecules"] += rows
         print(json.dumps(summary), flush=True)
+    report["paired"] = paired(report["molecules"], args.methods)
+    report["curve"] = budget_curve(vae, sets, args)
     report["unconstrained"] = unconstrained(vae, args)
     report["seconds"] = round(time.perf_counter() - began, 1)
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -211,6 +270,22 @@ def markdown(report: dict, args: argparse.Namespace) -> str:
     for p in PUBLISHED["qed"]:
         success = p["success"] if isinstance(p["success"], str) else f"{p['success']:.1%}"
         lines.append(f"| {p['method']} (published: {p['source']}) | 800 | | {success} | |")
+    if report["paired"]:
+        lines += ["", "## Model-based search against random search on the same molecules", "",
+                  "| task | delta | fingerprint | test | molecules | wins | losses | mean difference | p |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for t in report["paired"]:
+            lines.append(f"| {t['task']} | {t['delta']:g} | {t['fingerprint']} | {t['ours']} vs random: {t['test']} | "
+                         f"{t['n']} | {t['wins']} | {t['losses']} | {t['mean_difference']:.3f} | {t['p']:.2g} |")
+    if report["curve"]:
+        lines += ["", f"## Budget curve ({report['curve'][0]['method']}, first {args.curve_n} molecules of each set)", "",
+                  "| oracle calls per molecule | decoded points per molecule | task | delta | success | "
+                  "improvement (all) | improvement (successes) | seconds per molecule |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for c in report["curve"]:
+            lines.append(f"| {c['calls_per_molecule']} | {c['points_per_molecule']} | {c['task']} | {c['delta']:g} | "
+                         f"{c['success']:.1%} | {_pm(c['improvement_all'])} | {_pm(c['improvement_successes'])} | "
+                         f"{c['seconds_per_molecule']} |")
     lines += ["", f"## Unconstrained (best three, {args.budget} oracle calls)", "",
               "| objective | method | guard | 1st | 2nd | 3rd | seconds | molecules |", "|---|---|---|---|---|---|---|---|"]
     for u in report["unconstrained"]:
@@ -224,13 +299,13 @@ def markdown(report: dict, args: argparse.Namespace) -> str:
 
 
 def draw_pairs(report: dict, path: Path, n: int = 6) -> None:
-    """A grid of start -> best candidate pairs (the largest improvements at delta 0.4, gradient search)."""
+    """A grid of start -> best candidate pairs (the largest improvements at delta 0.4, the first method)."""
     from rdkit.Chem import Draw
 
     from molvae.chemistry import chem
 
     rows = [r for r in report["molecules"] if r["task"] == "plogp" and r["delta"] == 0.4
-            and r["fingerprint"] == "bits" and r["method"] == "gradient" and r["success"]]
+            and r["fingerprint"] == "bits" and r["method"] == report["methods"][0] and r["success"]]
     rows = sorted(rows, key=lambda r: r["start_score"] - r["score"])[:n]
     mols, legends = [], []
     for r in rows:
