@@ -7,9 +7,8 @@ import torch
 
 from molvae.api import MolVAE
 from molvae.chemistry import chem
-from molvae.errors import ConfigError
 from molvae.optimization.inversion import invert
-from molvae.optimization.local_search import _draws, _ridge_ranker
+from molvae.optimization.local_search import _ridge_ranker, draws_around
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +47,7 @@ def test_inversion_leaves_a_code_that_already_decodes_back_nearly_where_it_was(v
 
 def test_draws_cover_every_centre_at_every_radius() -> None:
     centres = [torch.zeros(4), torch.full((4,), 10.0)]
-    z = _draws(centres, 100, torch.Generator().manual_seed(0))
+    z = draws_around(centres, 100, torch.Generator().manual_seed(0))
     assert z.shape == (100, 4)
     near = (z.norm(dim=1) < 5).sum()
     assert near == 50  # half the points around each centre
@@ -75,5 +74,32 @@ def test_local_search_counts_decoded_points_and_inverted_starts(vae, overfit_mod
     assert 0 <= frame.attrs["inverted"] <= 4
     assert frame.attrs["oracle_calls"] <= 44
     assert (frame.groupby("start").size() <= 10).all()
-    with pytest.raises(ConfigError, match="local"):
-        vae.optimize("qed", method="local", budget=10)
+
+
+def test_design_without_starts_spends_the_budget_learns_and_never_scores_a_molecule_twice(vae) -> None:  # noqa: ANN001
+    calls: list[str] = []
+
+    def oracle(smiles: str) -> float:
+        calls.append(smiles)
+        return chem.qed(chem.to_mol(smiles))
+
+    frame = vae.optimize(oracle, method="local", budget=60, batch=10, n_points=80, seed=0)
+    assert len(calls) == len(set(calls)) == frame.attrs["oracle_calls"] <= 60
+    assert frame.score.is_monotonic_decreasing and len(frame) > 0
+    assert frame.attrs["decoded"] >= 80
+
+
+def test_tanimoto_gp_interpolates_what_it_saw_and_is_unsure_far_away() -> None:
+    from molvae.optimization.surrogate import TanimotoGP, expected_improvement
+
+    smiles = ["CCO", "CCCO", "CCCCO", "c1ccccc1", "c1ccccc1O", "CC(=O)O"]
+    fps = [chem.morgan_fingerprint(chem.to_mol(s)) for s in smiles]
+    y = [1.0, 2.0, 3.0, -1.0, -0.5, 0.0]
+    gp = TanimotoGP().fit(fps, y)
+    mean, sd = gp.predict(fps)
+    assert abs(mean - y).max() < 0.5 and (sd < 1.0).all()
+    far = [chem.morgan_fingerprint(chem.to_mol("FC(F)(F)C(F)(F)F"))]
+    far_mean, far_sd = gp.predict(far)
+    assert far_sd[0] > sd.max() and abs(far_mean[0] - sum(y) / len(y)) < 0.5  # back to the prior mean
+    ei = expected_improvement(mean, sd, max(y))
+    assert (ei >= 0).all() and ei[2] == ei.max()

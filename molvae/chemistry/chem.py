@@ -9,6 +9,7 @@ import contextlib
 import math
 from collections.abc import Iterator, Sequence
 
+import numpy as np
 from rdkit import Chem, DataStructs, RDLogger
 from rdkit.Chem import QED, Crippen, Descriptors, rdFingerprintGenerator
 from rdkit.Chem.rdchem import Mol
@@ -180,6 +181,17 @@ def similarity_fingerprint(mol: Mol, fingerprint: str = "bits") -> DataStructs.E
 def fingerprint_tanimoto(a: DataStructs.ExplicitBitVect, b: DataStructs.ExplicitBitVect) -> float:
     """Tanimoto similarity of two fingerprints of the same kind (``similarity_fingerprint``)."""
     return float(DataStructs.TanimotoSimilarity(a, b))
+
+
+def bulk_tanimoto(queries: Sequence[DataStructs.ExplicitBitVect],
+                  references: Sequence[DataStructs.ExplicitBitVect]) -> np.ndarray:
+    """Tanimoto similarities (Q, R) of each query fingerprint to each reference fingerprint (RDKit's bulk C++ loop)."""
+    out = np.zeros((len(queries), len(references)), dtype=np.float64)
+    references = list(references)
+    if references:
+        for i, query in enumerate(queries):
+            out[i] = DataStructs.BulkTanimotoSimilarity(query, references)
+    return out
 
 
 def tanimoto(a: Mol, b: Mol, fingerprint: str = "bits") -> float:

@@ -56,6 +56,15 @@ class LatentModel(Protocol):
         """n decoded strings; the same seed gives the same strings."""
         ...
 
+    def draw_z(self, n: int, generator: torch.Generator, source: str = "prior") -> torch.Tensor:
+        """n latent points (n, Z) from a source of the model ('prior', 'flow', 'mixture', 'aggregate')."""
+        ...
+
+    @property
+    def sample_source(self) -> str:
+        """The source this model samples z from by default."""
+        ...
+
     def training_hashes(self) -> np.ndarray | None:
         """Sorted 64-bit hashes of the canonical training SMILES, or None when unknown."""
         ...

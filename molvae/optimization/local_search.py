@@ -42,11 +42,12 @@ def inverted_codes(run: SearchRun, z0: torch.Tensor, ids: list[list[int]] | None
     return inversion.z.cpu()
 
 
-def _draws(centres: list[torch.Tensor], points: int, generator: torch.Generator) -> torch.Tensor:
-    """``points`` codes (P, Z) around the centres (each (Z,)): the centres in turn, radii from RADII in turn."""
+def draws_around(centres: list[torch.Tensor], points: int, generator: torch.Generator,
+                 radii: tuple[float, ...] = RADII) -> torch.Tensor:
+    """``points`` codes (P, Z) around the centres (each (Z,)): the centres in turn, radii from ``radii`` in turn."""
     stacked = torch.stack(centres)  # (C, Z)
     which = torch.arange(points) % len(centres)
-    radius = torch.tensor(RADII).repeat_interleave(math.ceil(points / len(RADII)))[:points]
+    radius = torch.tensor(radii).repeat_interleave(math.ceil(points / len(radii)))[:points]
     radius = radius[torch.randperm(points, generator=generator)]
     return stacked[which] + radius.unsqueeze(1) * torch.randn(points, stacked.shape[1], generator=generator)
 
@@ -77,7 +78,7 @@ def local_search(run: SearchRun, z0: torch.Tensor, ids: list[list[int]] | None, 
     for round_ in range(N_ROUNDS):
         centres = [[centres_z[i]] + [z for _, z in sorted(scored[i], key=lambda e: -e[0])[: N_CENTRES - 1]]
                    for i in range(n)]
-        z = torch.cat([_draws(c, per_round, generator) for c in centres])  # (n * per_round, Z)
+        z = torch.cat([draws_around(c, per_round, generator) for c in centres])  # (n * per_round, Z)
         owners = [i for i in range(n) for _ in range(per_round)]
         run.decoded += len(z)
         fresh: list[list[Candidate]] = [[] for _ in range(n)]

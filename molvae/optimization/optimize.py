@@ -18,7 +18,9 @@ Methods (``optimize(..., method=...)``):
   meets the constraints (constrained EI), estimated from every point decoded so far (decoding costs no call).
 - ``local``: local search from inverted codes (``optimization.local_search``): each start's code is first moved
   until it decodes back to the start, then rounds decode ``n_points`` codes per start around it and around the best
-  molecules found, and the oracle scores each round's best candidates as the predictor ranks them.
+  molecules found, and the oracle scores each round's best candidates as the predictor ranks them. Without start
+  molecules, goal-directed design (``optimization.design``): a first design drawn from the model's prior, then rounds
+  around the best molecules found, ranked by a Tanimoto GP fitted to every score, ``batch`` calls a round.
 - ``random``: points ``z_start + radius * eps`` (or prior draws without start molecules): the baseline.
 
 The oracle counts and caches calls (by canonical SMILES), so ``budget`` bounds the calls of a slow user objective.
@@ -43,6 +45,7 @@ from molvae.chemistry import chem
 from molvae.errors import ConfigError, OptimizationError
 from molvae.model.latent import LatentModel
 from molvae.optimization.bayes_opt import run_bo
+from molvae.optimization.design import design
 from molvae.optimization.local_search import local_search
 from molvae.optimization.objectives import BudgetSpent, Oracle, build_objective
 from molvae.optimization.search_run import Candidate, SearchRun
@@ -261,8 +264,6 @@ def optimize(
     _check_budget_terms(per_start, fingerprint, bool(canonical))
     if method == "gradient":
         _check_gradient(vae, name, canonical)
-    if method == "local" and not canonical:
-        raise ConfigError("method 'local' starts from molecules: pass start=[...]")
     # the model reads each start in the form it can express; similarity and start scores stay with the given form
     prepared = vae.standardize(canonical, standardize) if canonical else []
     z0 = vae.encode_standardized(prepared, policy=standardize) if canonical else None  # raises naming an unreadable one
@@ -297,7 +298,10 @@ def _search(run: SearchRun, method: str, name: str, z0: torch.Tensor | None, pre
     n_starts, left = len(run.starts), run.oracle.budget - run.oracle.calls
     owners = list(range(n_starts)) if n_starts else [-1] * n_points
     estimate = _estimate(run.vae, name) if method in ("bo", "local") else None
-    if method == "local":
+    if method == "local" and not n_starts:  # goal-directed design from the model's own samples
+        design(run, n_init=max(batch, min(200, left // 10)), batch=batch, points=max(n_points, 10 * batch),
+               generator=generator)
+    elif method == "local":
         ids = [run.vae.vocab.token_ids(r.written) for r in prepared]
         local_search(run, z0, ids, n_points, estimate, generator, run.per_start or max(1, left // n_starts))
     elif method == "gradient":
