@@ -21,7 +21,8 @@ Methods (``optimize(..., method=...)``):
   molecules found, and the oracle scores each round's best candidates as the predictor ranks them. Without start
   molecules, goal-directed design (``optimization.design``): a first design drawn from the model's prior, then rounds
   around the best molecules found, ranked by a Tanimoto GP fitted to every score, ``batch`` calls a round.
-- ``random``: points ``z_start + radius * eps`` (or prior draws without start molecules): the baseline.
+- ``random``: points ``z_start + radius * eps`` (without start molecules: draws from the model's sampling source, its
+  fitted prior when it has one): the baseline.
 
 The oracle counts and caches calls (by canonical SMILES), so ``budget`` bounds the calls of a slow user objective.
 Rows that break a constraint (similarity to their start below ``similarity``, SA above ``max_sa``, invalid, a
@@ -163,8 +164,8 @@ def _gradient(run: SearchRun, z0: torch.Tensor, n_steps: int, step_size: float, 
 def _random(run: SearchRun, z0: torch.Tensor | None, owners: list[int], n_steps: int, radius: float, n_points: int,
             generator: torch.Generator) -> None:
     for step in range(1, n_steps + 1):
-        if z0 is None:
-            z = torch.randn(n_points, run.vae.latent_dim, generator=generator)
+        if z0 is None:  # the model's own samples (its fitted prior when it has one)
+            z = run.vae.draw_z(n_points, generator, run.vae.sample_source)
         else:
             z = z0 + radius * torch.randn(z0.shape, generator=generator)
         run.evaluate(z, owners, step)
