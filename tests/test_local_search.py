@@ -7,6 +7,7 @@ import torch
 
 from molvae.api import MolVAE
 from molvae.chemistry import chem
+from molvae.errors import ConfigError
 from molvae.optimization.inversion import invert
 from molvae.optimization.local_search import _ridge_ranker, draws_around
 
@@ -103,3 +104,28 @@ def test_tanimoto_gp_interpolates_what_it_saw_and_is_unsure_far_away() -> None:
     assert far_sd[0] > sd.max() and abs(far_mean[0] - sum(y) / len(y)) < 0.5  # back to the prior mean
     ei = expected_improvement(mean, sd, max(y))
     assert (ei >= 0).all() and ei[2] == ei.max()
+
+
+def test_a_journaled_search_stopped_by_ctrl_c_resumes_to_the_uninterrupted_result(vae, tmp_path) -> None:  # noqa: ANN001
+    calls: list[str] = []
+
+    def oracle(smiles: str) -> float:
+        calls.append(smiles)
+        if stop_at and len(calls) == stop_at:
+            raise KeyboardInterrupt
+        return chem.qed(chem.to_mol(smiles))
+
+    stop_at = 0
+    straight = vae.optimize(oracle, method="local", budget=40, batch=8, n_points=60, seed=3)
+    assert not straight.attrs["interrupted"]
+    calls.clear()
+    stop_at = 15
+    journal = tmp_path / "search.jsonl"
+    first = vae.optimize(oracle, method="local", budget=40, batch=8, n_points=60, seed=3, journal=journal)
+    assert first.attrs["interrupted"] and len(first) == 14  # the 15th call was stopped, nothing lost before it
+    stop_at, before = 0, len(calls)
+    resumed = vae.optimize(oracle, method="local", budget=40, batch=8, n_points=60, seed=3, journal=journal)
+    assert len(calls) - before == 40 - 14  # only the calls not yet paid for
+    assert resumed[["smiles", "score", "oracle_calls"]].equals(straight[["smiles", "score", "oracle_calls"]])
+    with pytest.raises(ConfigError, match="belongs to another search"):
+        vae.optimize(oracle, method="local", budget=40, batch=8, n_points=60, seed=4, journal=journal)

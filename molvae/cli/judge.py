@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -154,14 +155,18 @@ def fit_prior(data: Path, output: Path, force: bool, method: str, components: in
 @click.option("--points", type=int, default=100, show_default=True,
               help="local: latent points decoded per start molecule (decoding costs no oracle call).")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--journal", type=click.Path(path_type=Path), default=None,
+              help="Write every oracle call to this file; the same command with the same file resumes a stopped "
+                   "search without paying for a call twice.")
 @click.option("--smiles-column", default=None, help="SMILES column of the start file.")
 @_standardize_option
 @_model_option
 @_output_options
 def optimize(objective: str | None, scoring_file: Path | None, start_file: Path | None, method: str, budget: int,
              n_steps: int, similarity: float | None, target: str | None, max_sa: float | None, allow_degenerate: bool,
-             radius: float, points: int, seed: int, smiles_column: str | None, standardize: str,
-             model_path: Path | None, device: str, precision: str, output: Path | None, force: bool) -> None:
+             radius: float, points: int, seed: int, journal: Path | None, smiles_column: str | None,
+             standardize: str, model_path: Path | None, device: str, precision: str, output: Path | None,
+             force: bool) -> None:
     """Optimize molecules in latent space: CSV of start,start_score,smiles,score,similarity,sa,step,oracle_calls,
     method (and each scoring-file component's value), best first (the z of each row goes to OUTPUT with suffix
     .z.npy)."""
@@ -193,7 +198,7 @@ def optimize(objective: str | None, scoring_file: Path | None, start_file: Path 
     try:
         frame = vae.optimize(fn, start=start, method=method, n_steps=n_steps, budget=budget, similarity=similarity,
                              seed=seed, target=target, max_sa=max_sa, allow_degenerate=allow_degenerate,
-                             radius=radius, n_points=points, progress=True, standardize=standardize)
+                             radius=radius, n_points=points, progress=True, standardize=standardize, journal=journal)
     except OptimizationError as exc:
         if exc.results is not None:
             emit(exc.results)
@@ -204,6 +209,10 @@ def optimize(objective: str | None, scoring_file: Path | None, start_file: Path 
     best = f"; best {frame.score.iloc[0]:.4f} {frame.smiles.iloc[0]}" if len(frame) else ""
     click.echo(f"{len(frame)} molecules kept, {frame.attrs['oracle_calls']} oracle calls"
                + (f" (left out: {left})" if left else "") + best, err=True)
+    if frame.attrs.get("interrupted"):
+        again = f"; run the same command to resume from {journal}" if journal is not None else ""
+        click.echo(f"stopped by Ctrl-C: the molecules found so far were written{again}", err=True)
+        sys.exit(130)
 
 
 if __name__ == "__main__":  # pragma: no cover

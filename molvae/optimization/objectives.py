@@ -10,6 +10,7 @@ from pathlib import Path
 
 from molvae.chemistry import chem
 from molvae.errors import ConfigError, OptimizationError
+from molvae.optimization.journal import Journal
 
 OBJECTIVES = ("qed", "logp", "penalized_logp", "similarity")
 
@@ -19,12 +20,20 @@ class BudgetSpent(Exception):
 
 
 class Oracle:
-    """f(smiles) -> float | None on canonical SMILES, cached, counted and stopped at ``budget`` calls."""
+    """f(smiles) -> float | None on canonical SMILES, cached, counted and stopped at ``budget`` calls; ``order``
+    holds each molecule's call number. With a ``journal`` (``optimization.journal``), the calls it holds are known
+    (and counted) from the start, and every new call is written to it."""
 
-    def __init__(self, fn: Callable[[str], float | None], budget: int, name: str = "objective") -> None:
-        self.fn, self.budget, self.name = fn, budget, name
+    def __init__(self, fn: Callable[[str], float | None], budget: int, name: str = "objective",
+                 journal: Journal | None = None) -> None:
+        self.fn, self.budget, self.name, self.journal = fn, budget, name, journal
         self.calls = 0
         self.cache: dict[str, float | None] = {}
+        self.order: dict[str, int] = {}
+        if journal is not None:
+            for smiles, (score, call) in journal.entries.items():
+                self.cache[smiles], self.order[smiles] = score, call
+            self.calls = journal.calls
 
     @property
     def spent(self) -> bool:
@@ -49,7 +58,9 @@ class Oracle:
                 raise OptimizationError(f"the {self.name} returned {value!r} for {smiles!r}; expected a number "
                                         "or None") from None
             value = value if math.isfinite(value) else None
-        self.cache[smiles] = value
+        self.cache[smiles], self.order[smiles] = value, self.calls
+        if self.journal is not None:
+            self.journal.record(smiles, value, self.calls)
         return value
 
 

@@ -33,8 +33,10 @@ that can be returned (for the optimizer, a refused molecule scores like an inval
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,6 +49,7 @@ from molvae.errors import ConfigError, OptimizationError
 from molvae.model.latent import LatentModel
 from molvae.optimization.bayes_opt import run_bo
 from molvae.optimization.design import design
+from molvae.optimization.journal import Journal
 from molvae.optimization.local_search import local_search
 from molvae.optimization.objectives import BudgetSpent, Oracle, build_objective
 from molvae.optimization.search_run import Candidate, SearchRun
@@ -242,6 +245,7 @@ def optimize(
     standardize: str = "auto",
     per_start: int | None = None,
     fingerprint: str = "bits",
+    journal: str | Path | None = None,
 ) -> pd.DataFrame:
     """Optimize an objective in the latent space of ``vae``; every decoded candidate is scored by the objective.
 
@@ -253,6 +257,9 @@ def optimize(
     With a similarity constraint and ``bo``, each start molecule gets its own search with an equal share of the
     budget. ``per_start``: at most this many candidates scored per start (the benchmarks' per-molecule budget).
     ``fingerprint`` of similarity: ``bits`` (Morgan r2, 2048 bits) or ``counts`` (JT-VAE's unhashed Morgan r2).
+    ``journal``: a file every oracle call is written to; run again with the same file and settings, the search
+    resumes where it stopped without paying for a call twice (``optimization.journal``). Ctrl-C ends the search and
+    returns what was found, with ``frame.attrs['interrupted']`` True.
 
     Raises ``ConfigError`` for bad arguments (before any oracle call) and ``OptimizationError`` when the objective
     fails; its ``results`` holds the rows found before.
@@ -270,33 +277,51 @@ def optimize(
     z0 = vae.encode_standardized(prepared, policy=standardize) if canonical else None  # raises naming an unreadable one
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    oracle = Oracle(fn, budget, f"objective {name!r}")
+    settings = {"objective": name, "method": method, "seed": seed, "similarity": similarity, "per_start": per_start,
+                "n_points": n_points, "batch": batch, "radius": radius, "fingerprint": fingerprint,
+                "starts": hashlib.sha256("\n".join(canonical).encode()).hexdigest()[:16]}
+    oracle = Oracle(fn, budget, f"objective {name!r}", Journal(journal, settings) if journal is not None else None)
     mols = [chem.to_mol(c) for c in canonical]
     bar = tqdm(total=budget, disable=not progress, desc=f"optimize {name} ({method})", unit="call")
     run = SearchRun(vae, oracle, method, canonical, mols, [], similarity, max_sa, allow_degenerate, bar=bar,
                     fingerprint=fingerprint, per_start=per_start)
     run.standardized = [r.smiles for r in prepared]
+    search = lambda: _search(run, method, name, z0, prepared, generator, n_steps=n_steps,  # noqa: E731
+                             step_size=step_size, prior_weight=prior_weight, radius=radius, neighbours=neighbours,
+                             batch=batch, n_points=n_points)
     try:
-        try:
-            run.start_scores = [oracle(c) for c in canonical]
-            bar.update(oracle.calls)
-            _search(run, method, name, z0, prepared, generator, n_steps=n_steps, step_size=step_size,
-                    prior_weight=prior_weight, radius=radius, neighbours=neighbours, batch=batch, n_points=n_points)
-        except BudgetSpent:
-            pass
+        interrupted = _until_spent(run, search)
     except OptimizationError as exc:
         exc.results = _with_notes(run.frame(), canonical, prepared, fn)
         raise
     finally:
         bar.close()
-    return _with_notes(run.frame(), canonical, prepared, fn)
+    frame = _with_notes(run.frame(), canonical, prepared, fn)
+    frame.attrs["interrupted"] = interrupted
+    return frame
+
+
+def _until_spent(run: SearchRun, search: Callable[[], None]) -> bool:
+    """Score the starts, then search until the budget is spent or the search ends; True when Ctrl-C stopped it
+    (what was found is kept, and journaled for a resume)."""
+    try:
+        run.start_scores = [run.oracle(c) for c in run.starts]
+        if run.bar is not None:
+            run.bar.update(run.oracle.calls)
+        search()
+    except BudgetSpent:
+        pass
+    except KeyboardInterrupt:
+        return True
+    return False
 
 
 def _search(run: SearchRun, method: str, name: str, z0: torch.Tensor | None, prepared: list[Any],
             generator: torch.Generator, n_steps: int, step_size: float, prior_weight: float, radius: float,
             neighbours: int, batch: int, n_points: int) -> None:
     """Run ``method`` on a prepared search (start scores known): the starts' codes z0 (n, Z) or None."""
-    n_starts, left = len(run.starts), run.oracle.budget - run.oracle.calls
+    n_starts = len(run.starts)
+    left = run.oracle.budget - n_starts  # the same on a resumed run (its journal's calls are counted already)
     owners = list(range(n_starts)) if n_starts else [-1] * n_points
     estimate = _estimate(run.vae, name) if method in ("bo", "local") else None
     if method == "local" and not n_starts:  # goal-directed design from the model's own samples

@@ -123,7 +123,8 @@ class SearchRun:
             "start": self.starts[owner] if owner >= 0 else "",
             "start_score": self.start_scores[owner] if owner >= 0 else float("nan"),
             "smiles": candidate.smiles, "score": value, "similarity": candidate.similarity, "sa": candidate.sa,
-            "step": candidate.step, "oracle_calls": self.oracle.calls, "method": self.method,
+            "step": candidate.step, "oracle_calls": self.oracle.order.get(candidate.smiles, self.oracle.calls),
+            "method": self.method,
             "z": candidate.z.detach().cpu().numpy().copy(),
         })
         return value
