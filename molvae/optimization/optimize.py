@@ -345,7 +345,7 @@ def _with_notes(frame: pd.DataFrame, canonical: list[str], prepared: list[Any], 
     """The result rows with a ``standardized`` column (what changed in each row's start before the model read it)
     and, for a scoring function with components (``scoring_file``), each component's value and desirability."""
     notes = {c: r.note for c, r in zip(canonical, prepared)}
-    frame.insert(frame.columns.get_loc("z"), "standardized", frame.start.map(notes).fillna(""))
+    frame.insert(frame.columns.get_loc("z"), "standardized", [notes.get(start, "") for start in frame.start])
     breakdown = getattr(fn, "breakdown", None)
     if breakdown is not None:
         parts = pd.DataFrame([{k: v for k, v in breakdown(s).items() if k != "score"} for s in frame.smiles],

@@ -51,7 +51,7 @@ def draw_codes(mu: torch.Tensor, variance: torch.Tensor, generator: torch.Genera
 
 def standardization(mu: torch.Tensor, variance: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and standard deviation (Z,) of the aggregate posterior: var = var(mu) + mean(sigma^2) per dimension."""
-    return mu.mean(dim=0), (mu.var(dim=0) + variance.mean(dim=0)).sqrt().clamp(min=1e-4)
+    return mu.mean(dim=0), (mu.var(dim=0, correction=0) + variance.mean(dim=0)).sqrt().clamp(min=1e-4)
 
 
 @torch.no_grad()
