@@ -138,8 +138,8 @@ class TrainConfig:
     patience: int = 0  # stop after this many validations in a row without a lower validation loss; 0: never
     augment: str = "none"  # none | encoder | both: randomized SMILES each time a molecule is drawn (training.augment)
     prior: str = "flow"  # flow | none: fit the flow prior to the best model's codes when the run ends (training.run_prior)
-    prior_molecules: int = 100_000  # training molecules whose codes the end-of-run prior is fitted to
-    prior_epochs: int = 20  # passes of the end-of-run flow fit over those molecules' posteriors
+    prior_molecules: int = 50_000  # training molecules whose codes the end-of-run prior is fitted to
+    prior_epochs: int = 10  # passes of the end-of-run flow fit over those molecules' posteriors (~500 steps)
 
     def __post_init__(self) -> None:
         _check_positive_ints(self, ("batch_size", "epochs", "kl_warmup_steps", "kl_cycle_steps", "val_every"))
