@@ -312,11 +312,12 @@ class MolVAE(Sampler):
         check_number("widen", widen, strict=True)
         prior, fit = fit_prior_on_file(self, data, smiles_column, max_molecules, n_components, seed, method, widen,
                                        epochs, progress)
-        self.checkpoint.extra_tensors.update(prior.tensors())
         if method == "flow":
-            self.checkpoint.extra["flow"] = prior.spec.to_dict()
+            prior.store(self.checkpoint.extra, self.checkpoint.extra_tensors)
             self._flow_prior = prior
-        self.checkpoint.extra["sample_source"] = "flow" if method == "flow" else "mixture"
+        else:
+            self.checkpoint.extra_tensors.update(prior.tensors())
+            self.checkpoint.extra["sample_source"] = "mixture"
         self.checkpoint.extra["prior_fit"] = fit
         return fit
 

@@ -95,6 +95,12 @@ class FlowPrior(nn.Module):
         """For a checkpoint's extra tensors (contiguous copies)."""
         return {f"{PREFIX}{k}": v.detach().contiguous().clone() for k, v in self.state_dict().items()}
 
+    def store(self, extra: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+        """Put this flow into a checkpoint's JSON ``extra`` and ``tensors`` as its sampling source."""
+        tensors.update(self.tensors())
+        extra[SPEC_KEY] = self.spec.to_dict()
+        extra["sample_source"] = "flow"
+
     @classmethod
     def from_checkpoint(cls, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> FlowPrior | None:
         """The flow stored in a checkpoint (extra tensors and JSON), or None when it has none."""

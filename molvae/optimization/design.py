@@ -50,8 +50,8 @@ def design(run: SearchRun, n_init: int, batch: int, points: int, generator: torc
             parts.append(draws_around(centres, points - n_fresh, generator, RADII))
         candidates = _fresh(run, torch.cat(parts), seen, step)
         idle = 0 if candidates else idle + 1
-        for candidate in _ranked(candidates, scored, gp)[:batch]:
-            _score(run, candidate, scored)
+        for candidate, fingerprint in _ranked(candidates, scored, gp)[:batch]:
+            _score(run, candidate, scored, fingerprint)
 
 
 def _fresh(run: SearchRun, z: torch.Tensor, seen: set[str], step: int) -> list[Candidate]:
@@ -66,19 +66,24 @@ def _fresh(run: SearchRun, z: torch.Tensor, seen: set[str], step: int) -> list[C
     return out
 
 
-def _score(run: SearchRun, candidate: Candidate, scored: list) -> None:
+def _fingerprint(smiles: str) -> object:
+    return chem.morgan_fingerprint(chem.to_mol(smiles))
+
+
+def _score(run: SearchRun, candidate: Candidate, scored: list, fingerprint: object | None = None) -> None:
     value = run.score(candidate)
     if value is not None:
-        scored.append((value, candidate.z, chem.morgan_fingerprint(chem.to_mol(candidate.smiles))))
+        scored.append((value, candidate.z, fingerprint or _fingerprint(candidate.smiles)))
 
 
-def _ranked(candidates: list[Candidate], scored: list, gp: TanimotoGP) -> list[Candidate]:
-    """Candidates by expected improvement under the GP fitted to the scores so far (as decoded before any)."""
+def _ranked(candidates: list[Candidate], scored: list, gp: TanimotoGP) -> list[tuple[Candidate, object | None]]:
+    """(candidate, its fingerprint) by expected improvement under the GP fitted to the scores so far (as decoded,
+    without fingerprints, before two scores are known)."""
     if len(scored) < 2 or not candidates:
-        return candidates
+        return [(c, None) for c in candidates]
     gp.fit([fp for _, _, fp in scored], [v for v, _, _ in scored])
-    fps = [chem.morgan_fingerprint(chem.to_mol(c.smiles)) for c in candidates]
+    fps = [_fingerprint(c.smiles) for c in candidates]
     mean, sd = gp.predict(fps)
     ei = expected_improvement(mean, sd, max(v for v, _, _ in scored))
     order = np.lexsort((-mean, -np.nan_to_num(ei, nan=-math.inf)))  # EI first, ties by the mean
-    return [candidates[int(i)] for i in order]
+    return [(candidates[int(i)], fps[int(i)]) for i in order]

@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import torch
 
 from molvae.chemistry import chem
+from molvae.optimization.bayes_opt import log_expected_improvement
 
 NOISE = 0.05  # observation noise as a share of the scores' variance (oracles are exact; this regularizes)
 
@@ -65,9 +67,7 @@ def _cho_solve(chol: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def expected_improvement(mean: np.ndarray, sd: np.ndarray, best: float) -> np.ndarray:
-    """EI of Gaussian predictions (M,) over ``best``: sd * (u Phi(u) + phi(u)), u = (mean - best) / sd."""
-    sd = np.clip(sd, 1e-12, None)
-    u = (mean - best) / sd
-    cdf = 0.5 * np.vectorize(math.erfc)(-u / math.sqrt(2))
-    pdf = np.exp(-0.5 * u**2) / math.sqrt(2 * math.pi)
-    return sd * (u * cdf + pdf)
+    """EI of Gaussian predictions (M,) over ``best`` (``bayes_opt.log_expected_improvement``, exponentiated)."""
+    log_ei = log_expected_improvement(torch.as_tensor(mean, dtype=torch.float64),
+                                      torch.as_tensor(sd, dtype=torch.float64), best)
+    return log_ei.exp().numpy()

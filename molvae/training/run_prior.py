@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from molvae.model.checkpoint import load_checkpoint, save_checkpoint
-from molvae.model.flow import SPEC_KEY, FlowSpec
+from molvae.model.flow import FlowSpec
 from molvae.training.flow_fit import FlowFit, fit_flow
 from molvae.training.prior_fit import encoder_moments
 from molvae.training.run import Run
@@ -26,7 +26,8 @@ def attach_flow_prior(run: Run, progress: bool) -> dict[str, Any]:
                             FlowFit(epochs=cfg.prior_epochs, seed=cfg.seed), progress=progress)
     fit = {"data": str(run.data.resolve()), "sha256": run.corpus.sha256, "n_molecules": len(rows), "method": "flow",
            "widen": 1.0, "epochs": cfg.prior_epochs, **report.as_dict()}
-    extra = {**checkpoint.extra, SPEC_KEY: flow.spec.to_dict(), "sample_source": "flow", "prior_fit": fit}
+    extra, tensors = {**checkpoint.extra, "prior_fit": fit}, dict(checkpoint.extra_tensors)
+    flow.store(extra, tensors)
     save_checkpoint(path, model, checkpoint.vocab, checkpoint.config, checkpoint.train_state, None, extra=extra,
-                    extra_tensors={**checkpoint.extra_tensors, **flow.tensors()})
+                    extra_tensors=tensors)
     return fit
