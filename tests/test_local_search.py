@@ -9,7 +9,7 @@ from molvae.api import MolVAE
 from molvae.chemistry import chem
 from molvae.errors import ConfigError
 from molvae.optimization.inversion import invert
-from molvae.optimization.local_search import _ridge_ranker, draws_around
+from molvae.optimization.local_search import _ridge_ranker, draws_around, uphill_directions
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +54,25 @@ def test_draws_cover_every_centre_at_every_radius() -> None:
     assert near == 50  # half the points around each centre
     spread = (z[z.norm(dim=1) < 5]).norm(dim=1)
     assert spread.min() < 0.3 and spread.max() > 0.8  # small and large radii both drawn
+
+
+def test_uphill_directions_follow_the_estimate_gradient() -> None:
+    weights = torch.tensor([3.0, -4.0, 0.0, 0.0])
+    centres = torch.randn(5, 4, generator=torch.Generator().manual_seed(0))
+    directions = uphill_directions(lambda z: (z * weights).sum(dim=1) + z[:, 2] ** 2, centres)
+    for centre, direction in zip(centres, directions):
+        expected = weights + torch.tensor([0.0, 0.0, 2 * float(centre[2]), 0.0])  # the gradient at the centre
+        assert torch.allclose(direction, expected / expected.norm(), atol=1e-3)
+
+
+def test_half_the_draws_step_uphill() -> None:
+    uphill = [torch.tensor([1.0, 0.0, 0.0, 0.0])]
+    z = draws_around([torch.zeros(4)], 2000, torch.Generator().manual_seed(0), uphill=uphill)
+    plain = draws_around([torch.zeros(4)], 2000, torch.Generator().manual_seed(0))
+    assert z[0::2, 0].mean().abs() < 0.05  # the even draws are isotropic, as without a direction
+    assert z[1::2, 0].mean() > 0.1 and (z[1::2, 0] > 0).float().mean() > 0.8
+    assert torch.allclose(z[0::2], plain[0::2])  # the same random draws underneath
+    assert torch.allclose(z[:, 1:], plain[:, 1:])  # nothing moves across the direction
 
 
 def test_ridge_ranker_orders_codes_by_a_linear_trend_it_learned() -> None:

@@ -142,8 +142,12 @@ def fit_prior(data: Path, output: Path, force: bool, method: str, components: in
               help="A scoring file (TOML): several components, each with a weight and a transform (docs: Optimizing "
                    "molecules); instead of --objective.")
 @click.option("--start", "start_file", type=click.Path(path_type=Path), default=None,
-              help="File of start molecules (.csv/.smi); required by gradient and by --similarity.")
-@click.option("--method", type=click.Choice(["gradient", "local", "bo", "random"]), default="gradient", show_default=True)
+              help="File of start molecules (.csv/.smi); required by gradient and by --similarity; without it, local "
+                   "designs from the model's samples.")
+@click.option("--method", type=click.Choice(["local", "gradient", "bo", "random"]), default="local", show_default=True,
+              help="local: search around the start molecules (inverted codes, predictor-ranked), or design from the "
+                   "model's samples without --start; gradient: ascent on the property predictor; bo: a GP in latent "
+                   "space; random: the baseline.")
 @click.option("--budget", type=int, default=1000, show_default=True, help="Objective (oracle) calls at most.")
 @click.option("--n-steps", type=int, default=50, show_default=True, help="Steps (gradient) or rounds (bo, random).")
 @click.option("--similarity", type=float, default=None, help="Keep molecules with Tanimoto to their start >= this.")
@@ -152,7 +156,7 @@ def fit_prior(data: Path, output: Path, force: bool, method: str, components: in
 @click.option("--allow-degenerate", is_flag=True,
               help="Keep degenerate molecules (8+ sp3 carbons in a chain, 4+ aryl-aryl bonds, 39+ heavy atoms).")
 @click.option("--radius", type=float, default=0.5, show_default=True, help="Search radius around start z (bo, random).")
-@click.option("--points", type=int, default=100, show_default=True,
+@click.option("--points", type=int, default=1000, show_default=True,
               help="local: latent points decoded per start molecule (decoding costs no oracle call).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--journal", type=click.Path(path_type=Path), default=None,
