@@ -67,9 +67,8 @@ def evaluate(vae: MolVAE, prior: FlowPrior, ids: np.ndarray, lengths: np.ndarray
 
 
 def save(vae: MolVAE, prior: FlowPrior, path: Path, step: int) -> None:
-    """Weights and the flow as the sampling source (any earlier flow's tensors dropped)."""
-    extra = dict(vae.checkpoint.extra)
-    tensors = {k: v for k, v in vae.checkpoint.extra_tensors.items() if not k.startswith("flow_")}
+    """Weights and the flow as the sampling source (it replaces the checkpoint's own flow)."""
+    extra, tensors = dict(vae.checkpoint.extra), dict(vae.checkpoint.extra_tensors)
     prior.eval()
     prior.store(extra, tensors)
     prior.train()

@@ -174,3 +174,13 @@ def test_flow_prior_from_the_api_and_the_command(overfit_model, tmp_path: Path) 
     sampled = CliRunner().invoke(main, ["sample", "--model", str(out), "--n", "20", "--seed", "1", "--no-score",
                                         "--source", "flow"])
     assert sampled.exit_code == 0, sampled.output
+
+
+def test_a_stored_flow_replaces_an_earlier_flow_of_another_shape() -> None:
+    from molvae.model.flow import FlowPrior, FlowSpec
+
+    extra, tensors = {}, {"other": torch.zeros(1)}
+    FlowPrior(FlowSpec(4, n_transforms=4, hidden=16)).store(extra, tensors)
+    FlowPrior(FlowSpec(4, n_transforms=2, hidden=8)).store(extra, tensors)
+    loaded = FlowPrior.from_checkpoint(tensors, extra)
+    assert loaded is not None and loaded.spec.n_transforms == 2 and "other" in tensors

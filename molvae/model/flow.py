@@ -96,7 +96,10 @@ class FlowPrior(nn.Module):
         return {f"{PREFIX}{k}": v.detach().contiguous().clone() for k, v in self.state_dict().items()}
 
     def store(self, extra: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
-        """Put this flow into a checkpoint's JSON ``extra`` and ``tensors`` as its sampling source."""
+        """Put this flow into a checkpoint's JSON ``extra`` and ``tensors`` as its sampling source (replacing any flow
+        stored there before, whatever its shape)."""
+        for stale in [k for k in tensors if k.startswith(PREFIX)]:
+            del tensors[stale]
         tensors.update(self.tensors())
         extra[SPEC_KEY] = self.spec.to_dict()
         extra["sample_source"] = "flow"

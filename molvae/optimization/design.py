@@ -73,7 +73,7 @@ def _fingerprint(smiles: str) -> object:
 def _score(run: SearchRun, candidate: Candidate, scored: list, fingerprint: object | None = None) -> None:
     value = run.score(candidate)
     if value is not None:
-        scored.append((value, candidate.z, fingerprint or _fingerprint(candidate.smiles)))
+        scored.append((value, candidate.z, _fingerprint(candidate.smiles) if fingerprint is None else fingerprint))
 
 
 def _ranked(candidates: list[Candidate], scored: list, gp: TanimotoGP) -> list[tuple[Candidate, object | None]]:

@@ -20,6 +20,7 @@ Shapes: n starts, Z latent, P points.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 
@@ -73,6 +74,16 @@ def uphill_directions(estimate: Callable[[torch.Tensor], torch.Tensor], centres:
     return list(gradient / gradient.norm(dim=1, keepdim=True).clamp(min=1e-12))
 
 
+def _uphill_per_start(estimate: Callable[[torch.Tensor], torch.Tensor] | None,
+                      centres: list[list[torch.Tensor]]) -> list[list[torch.Tensor] | None]:
+    """Each start's centres' uphill directions, from one batch of predictor calls (None each without a predictor)."""
+    if estimate is None:
+        return [None] * len(centres)
+    directions = uphill_directions(estimate, torch.stack([z for own in centres for z in own]))
+    bounds = [0, *itertools.accumulate(len(own) for own in centres)]
+    return [directions[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 def _ridge_ranker(scored: list[tuple[torch.Tensor, float]]) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """A ridge regression of the scores on the codes (Z,) paid for so far, or None with fewer than 3 of them."""
     if len(scored) < 3:
@@ -99,9 +110,8 @@ def local_search(run: SearchRun, z0: torch.Tensor, ids: list[list[int]] | None, 
     for round_ in range(N_ROUNDS):
         centres = [[centres_z[i]] + [z for _, z in sorted(scored[i], key=lambda e: -e[0])[: N_CENTRES - 1]]
                    for i in range(n)]
-        z = torch.cat([draws_around(c, per_round, generator,
-                                    uphill=None if estimate is None else uphill_directions(estimate, torch.stack(c)))
-                       for c in centres])  # (n * per_round, Z)
+        uphill = _uphill_per_start(estimate, centres)
+        z = torch.cat([draws_around(c, per_round, generator, uphill=u) for c, u in zip(centres, uphill)])  # (n P, Z)
         owners = [i for i in range(n) for _ in range(per_round)]
         run.decoded += len(z)
         fresh: list[list[Candidate]] = [[] for _ in range(n)]
