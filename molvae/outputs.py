@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import warnings
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -187,3 +189,63 @@ class TableWriter:
         except OSError:
             self.tmp.unlink(missing_ok=True)
         return f"no file was kept ({self.rows} rows had been written; {self.target} was not created)"
+
+
+class StageLog:
+    """The finished stages of a long run (a benchmark's tasks), one JSON line each, so a run stopped part way goes on
+    where it stopped.
+
+    The first line holds the run's settings. A log written with other settings is renamed to ``<name>.stale`` (and
+    said so) rather than mixed in; a last line cut short by a kill is dropped and its stage is run again.
+    """
+
+    def __init__(self, path: str | Path, settings: dict[str, Any]) -> None:
+        self.path = Path(path)
+        self.settings = json.loads(json.dumps(settings))  # as it reads back from JSON
+        self.stages: dict[str, Any] = {}
+        self.resumed = False
+        if self.path.exists() and self.path.stat().st_size > 0:
+            self._read()
+        if not self.path.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._append({"settings": self.settings})
+
+    def _read(self) -> None:
+        lines = self.path.read_text().splitlines()
+        try:
+            first = json.loads(lines[0]).get("settings")
+        except (json.JSONDecodeError, AttributeError):
+            first = None
+        if first != self.settings:
+            stale = self.path.with_name(self.path.name + ".stale")
+            os.replace(self.path, stale)
+            print(f"{self.path} was written with other settings; set aside as {stale}, starting afresh", flush=True)
+            return
+        for number, line in enumerate(lines[1:], start=2):
+            try:
+                entry = json.loads(line)
+                self.stages[entry["stage"]] = entry["result"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                if number != len(lines):
+                    raise ConfigError(f"{self.path}: line {number} is damaged; remove the file to start afresh") from None
+                self.path.write_text("\n".join(lines[: number - 1]) + "\n")  # a last line cut short by a kill
+        self.resumed = bool(self.stages)
+
+    def get(self, stage: str) -> Any | None:
+        """The result of a finished stage, or None."""
+        return self.stages.get(stage)
+
+    def put(self, stage: str, result: Any) -> None:
+        """Record a finished stage (flushed to disk before the run goes on)."""
+        self.stages[stage] = result
+        self._append({"stage": stage, "result": result})
+
+    def remove(self) -> None:
+        """Delete the log once the run's report is written."""
+        self.path.unlink(missing_ok=True)
+
+    def _append(self, row: dict[str, Any]) -> None:
+        with self.path.open("a") as handle:
+            handle.write(json.dumps(row) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())

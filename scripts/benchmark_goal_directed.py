@@ -17,6 +17,7 @@ Writes OUT (.json) and OUT.md.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import time
@@ -133,27 +134,37 @@ def main() -> None:
     from tqdm.auto import tqdm
 
     from molvae import MolVAE
+    from molvae.api import model_path
     from molvae.optimization.pmo import guacamol_tasks
+    from molvae.outputs import StageLog
 
     if args.threads:
         torch.set_num_threads(args.threads)
     vae = MolVAE.load(args.model)
     functions = guacamol_tasks(args.tasks)
-    began = time.perf_counter()
+    log = StageLog(args.json.with_suffix(".partial.jsonl"), {
+        "model_sha256": hashlib.sha256(model_path(args.model).read_bytes()).hexdigest(), "budget": args.budget,
+        "batch": args.batch, "points": args.points})
+    if log.resumed:
+        print(f"resuming from {log.path}: {len(log.stages)} finished runs kept", flush=True)
     runs = []
     jobs = [(t, m, s) for t in args.tasks for s in range(args.seeds) for m in args.methods]
     for task, method, seed in tqdm(jobs, desc="PMO", unit="run"):
-        runs.append(run(vae, task, functions[task], method, seed, args))
-        print(json.dumps({k: v for k, v in runs[-1].items() if k not in ("best", "top10_every_100_calls")}),
-              flush=True)
+        if (done := log.get(f"{task}/{method}/{seed}")) is None:
+            done = run(vae, task, functions[task], method, seed, args)
+            log.put(f"{task}/{method}/{seed}", done)
+            print(json.dumps({k: v for k, v in done.items() if k not in ("best", "top10_every_100_calls")}),
+                  flush=True)
+        runs.append(done)
     report = {"model": args.model, "date": time.strftime("%Y-%m-%d"), "command": "python " + " ".join(sys.argv),
               "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads",
               "budget": args.budget, "seeds": args.seeds, "tasks": args.tasks, "methods": args.methods,
-              "batch": args.batch, "points": args.points, "seconds": round(time.perf_counter() - began, 1),
+              "batch": args.batch, "points": args.points, "seconds": round(sum(r["seconds"] for r in runs), 1),
               "summary": summary(runs, args.tasks, args.methods), "published": PUBLISHED, "runs": runs}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=1) + "\n")
     args.json.with_suffix(".md").write_text(markdown(report))
+    log.remove()
     print(markdown(report))
 
 

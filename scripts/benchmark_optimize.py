@@ -143,7 +143,7 @@ def paired(rows: list[dict], methods: list[str]) -> list[dict]:
     return out
 
 
-def budget_curve(vae, sets: dict, args: argparse.Namespace) -> list[dict]:
+def budget_curve(vae, sets: dict, args: argparse.Namespace, log) -> list[dict]:
     """The first method's summary at delta 0.4, 0.6 and on QED at each budget of ``--curve`` (calls per molecule),
     on the first ``--curve-n`` molecules, with ``10 x budget`` decoded points per molecule at least."""
     from molvae.optimization.suite import Protocol, run_protocol, summarize
@@ -152,6 +152,9 @@ def budget_curve(vae, sets: dict, args: argparse.Namespace) -> list[dict]:
     for budget in args.curve:
         for task, delta in (("plogp", 0.4), ("plogp", 0.6), ("qed", 0.4)):
             protocol = Protocol(task, delta, args.methods[0], "bits", budget, max(args.points, 10 * budget))
+            if (done := log.get(f"curve/{budget}/{protocol.name}")) is not None:
+                out.append(done)
+                continue
             starts = sets[task][: args.curve_n]
             began = time.perf_counter()
             rows = run_protocol(vae, starts, protocol, seed=args.seed)
@@ -159,11 +162,12 @@ def budget_curve(vae, sets: dict, args: argparse.Namespace) -> list[dict]:
             out.append({"task": task, "delta": delta, "method": protocol.method, "calls_per_molecule": budget,
                         "points_per_molecule": protocol.n_points, **summarize(rows),
                         "seconds_per_molecule": round(seconds / max(1, len(starts)), 2)})
+            log.put(f"curve/{budget}/{protocol.name}", out[-1])
             print(f"curve {json.dumps(out[-1])}", flush=True)
     return out
 
 
-def unconstrained(vae, args: argparse.Namespace) -> list[dict]:
+def unconstrained(vae, args: argparse.Namespace, log) -> list[dict]:
     """Best three of each objective and method within the oracle budget, guard on; penalized logP also guard off."""
     from molvae.optimization.optimize import best_molecules
     from molvae.optimization.suite import read_benchmark
@@ -172,6 +176,9 @@ def unconstrained(vae, args: argparse.Namespace) -> list[dict]:
     out = []
     for objective, guard in (("penalized_logp", True), ("penalized_logp", False), ("qed", True)):
         for method in args.methods:
+            if (done := log.get(f"unconstrained/{objective}/{method}/{guard}")) is not None:
+                out.append(done)
+                continue
             began = time.perf_counter()
             frame = vae.optimize(objective, start=starts if method in ("gradient", "local") else None, method=method,
                                  budget=args.budget, n_steps=10_000 if method == "gradient" else args.budget,
@@ -183,6 +190,7 @@ def unconstrained(vae, args: argparse.Namespace) -> list[dict]:
                         "best": [{"smiles": s, "score": float(v)} for s, v in zip(best.smiles, best.score)]})
             print(f"unconstrained {objective} {method} guard={guard}: {[round(b['score'], 2) for b in out[-1]['best']]}",
                   flush=True)
+            log.put(f"unconstrained/{objective}/{method}/{guard}", out[-1])
     return out
 
 
@@ -193,6 +201,7 @@ def main() -> None:
 
     from molvae import MolVAE
     from molvae.api import model_path
+    from molvae.outputs import StageLog
     from molvae.optimization.suite import read_benchmark, run_protocol, summarize
 
     if args.threads:
@@ -206,25 +215,37 @@ def main() -> None:
               "points": args.points, "budget_unconstrained": args.budget, "seed": args.seed, "sets": args.sets,
               "methods": args.methods,
               "summary": [], "molecules": [], "paired": [], "curve": [], "unconstrained": [], "published": PUBLISHED}
-    began = time.perf_counter()
+    log = StageLog(args.json.with_suffix(".partial.jsonl"), {
+        key: report[key] for key in ("model_sha256", "quick", "per_start", "points", "budget_unconstrained", "seed",
+                                     "sets", "methods")} | {"n": args.n, "deltas": args.deltas, "curve": args.curve,
+                                                             "curve_n": args.curve_n})
+    if log.resumed:
+        print(f"resuming from {log.path}: {len(log.stages)} finished stages kept", flush=True)
     for protocol in tqdm(protocols(args), desc="suite", unit="task"):
-        start = time.perf_counter()
-        rows = run_protocol(vae, sets[protocol.task], protocol, seed=args.seed, progress=True)
-        summary = {"task": protocol.task, "delta": protocol.delta, "fingerprint": protocol.fingerprint,
-                   "method": protocol.method, **summarize(rows), "seconds": round(time.perf_counter() - start, 1)}
-        report["summary"].append(summary)
-        report["molecules"] += rows
-        print(json.dumps(summary), flush=True)
+        done = log.get(protocol.name)
+        if done is None:
+            start = time.perf_counter()
+            rows = run_protocol(vae, sets[protocol.task], protocol, seed=args.seed, progress=True)
+            summary = {"task": protocol.task, "delta": protocol.delta, "fingerprint": protocol.fingerprint,
+                       "method": protocol.method, **summarize(rows), "seconds": round(time.perf_counter() - start, 1)}
+            done = {"summary": summary, "rows": rows}
+            log.put(protocol.name, done)
+            print(json.dumps(summary), flush=True)
+        report["summary"].append(done["summary"])
+        report["molecules"] += done["rows"]
     report["paired"] = paired(report["molecules"], args.methods)
-    report["curve"] = budget_curve(vae, sets, args)
-    report["unconstrained"] = unconstrained(vae, args)
-    report["seconds"] = round(time.perf_counter() - began, 1)
+    report["curve"] = budget_curve(vae, sets, args, log)
+    report["unconstrained"] = unconstrained(vae, args, log)
+    report["seconds"] = round(sum(s["seconds"] for s in report["summary"]) + sum(
+        c["seconds_per_molecule"] * c["n"] for c in report["curve"]) + sum(u["seconds"] for u in
+                                                                          report["unconstrained"]), 1)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(dump(report))
     args.json.with_suffix(".md").write_text(markdown(report, args))
     draw_pairs(report, args.json.with_suffix(".png"))
+    log.remove()
     print(f"wrote {args.json}, {args.json.with_suffix('.md')}, {args.json.with_suffix('.png')} "
-          f"({report['seconds']:.0f} s)")
+          f"({report['seconds']:.0f} s of work)")
 
 
 def dump(report: dict) -> str:

@@ -21,6 +21,7 @@ def test_quick_suite_writes_rows_anyone_can_rescore(tmp_path: Path) -> None:
                            "--quick", "--json", str(out), "--threads", "1", "--curve", "1,5"], capture_output=True,
                           text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert not out.with_suffix(".partial.jsonl").exists()  # the log of finished stages goes once the report is written
     report = json.loads(out.read_text())
     tasks = {(s["task"], s["delta"], s["fingerprint"], s["method"]) for s in report["summary"]}
     assert {("plogp", 0.4, "bits", "local"), ("plogp", 0.6, "counts", "local"), ("qed", 0.4, "bits", "random")} <= tasks
