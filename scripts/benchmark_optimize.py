@@ -201,8 +201,8 @@ def main() -> None:
 
     from molvae import MolVAE
     from molvae.api import model_path
-    from molvae.outputs import StageLog
     from molvae.optimization.suite import read_benchmark, run_protocol, summarize
+    from molvae.outputs import StageLog
 
     if args.threads:
         torch.set_num_threads(args.threads)
