@@ -1,8 +1,10 @@
 """Put a trained model into the package as a bundled model (molvae/models/NAME.safetensors + .sha256).
 
 Usage: python scripts/bundle_model.py RUN_FOLDER_OR_CHECKPOINT --temperature 0.8 [--name default|zinc250k]
+       [--also-trained-on FILE ...]
 
 Writes the weights only (no optimizer state), the property predictor and aggregate posterior if the model has them,
+the fitted prior it samples from (a flow or a mixture; a second fitted prior it does not sample from is left out),
 the hashes of its training molecules (so `molvae sample` reports novelty without the data file; the training file
 must be where training read it), and the sampling temperature the model card recommends (``molvae sample`` uses it
 unless given --temperature). The sha256 written beside it is checked every time the bundled model is loaded.
@@ -22,6 +24,9 @@ def main() -> None:
     parser.add_argument("model", type=Path)
     parser.add_argument("--temperature", type=float, required=True, help="the model card's sampling temperature")
     parser.add_argument("--name", choices=sorted(LIMIT_MIB), default="default", help="which bundled model")
+    parser.add_argument("--also-trained-on", type=Path, nargs="*", default=[], metavar="FILE",
+                        help="training files of the models it was fine-tuned from: their molecules count as "
+                             "not novel too")
     args = parser.parse_args()
 
     from molvae import MolVAE
@@ -30,7 +35,10 @@ def main() -> None:
 
     vae = MolVAE.load(args.model)
     vae.sample_temperature = args.temperature
+    dropped = drop_unused_prior(vae.checkpoint)
     n_training = vae.store_training_set()
+    if args.also_trained_on:
+        n_training = add_training_files(vae, args.also_trained_on)
     target = BUNDLED_MODEL.with_name(f"{args.name}.safetensors")
     target.parent.mkdir(exist_ok=True)
     vae.save(target, force=True)
@@ -42,8 +50,42 @@ def main() -> None:
     digest = file_sha256(target)
     target.with_suffix(".sha256").write_text(f"{digest}  {target.name}\n")
     print(f"{target.relative_to(ROOT)}: {size / 2**20:.1f} MiB, sha256 {digest}, temperature {args.temperature:g}, "
-          f"{n_training:,} training molecules hashed")
+          f"{n_training:,} training molecules hashed" + (f"; left out the {dropped} prior it does not sample from"
+                                                          if dropped else ""))
 
+
+def add_training_files(vae, paths: list[Path]) -> int:  # noqa: ANN001
+    """Merge the hashes of more training files (read as the model reads its own) into the stored ones; how many."""
+    import numpy as np
+    import torch
+
+    from molvae.chemistry.novelty import smiles_hashes
+    from molvae.smiles.corpus import load_corpus
+
+    table = vae.checkpoint.extra_tensors["training_hashes"].numpy()
+    data = vae.config.data
+    for path in paths:
+        corpus = load_corpus(path, data.smiles_column, data.max_length, kekule=data.kekule,
+                             standardize=data.standardize == "always")
+        table = np.union1d(table, smiles_hashes(corpus.smiles))
+    vae.checkpoint.extra_tensors["training_hashes"] = torch.from_numpy(table)
+    return len(table)
+
+
+def drop_unused_prior(checkpoint) -> str | None:  # noqa: ANN001
+    """Remove a fitted prior the model does not sample from (its tensors and JSON); its name, or None."""
+    from molvae.model import flow, prior
+
+    unused = {"mixture": "flow", "flow": "mixture"}.get(checkpoint.extra.get("sample_source"))
+    prefix = {"flow": flow.PREFIX, "mixture": prior.PREFIX}.get(unused, "")
+    stale = [k for k in checkpoint.extra_tensors if prefix and k.startswith(prefix)]
+    if not stale:
+        return None
+    for key in stale:
+        del checkpoint.extra_tensors[key]
+    if unused == "flow":
+        checkpoint.extra.pop(flow.SPEC_KEY, None)
+    return unused
 
 if __name__ == "__main__":
     main()

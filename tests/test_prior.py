@@ -184,3 +184,27 @@ def test_a_stored_flow_replaces_an_earlier_flow_of_another_shape() -> None:
     FlowPrior(FlowSpec(4, n_transforms=2, hidden=8)).store(extra, tensors)
     loaded = FlowPrior.from_checkpoint(tensors, extra)
     assert loaded is not None and loaded.spec.n_transforms == 2 and "other" in tensors
+
+
+def test_bundling_keeps_the_prior_it_samples_from_and_every_training_file(overfit_model, small_csv: Path) -> None:  # noqa: ANN001
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bundle_model", Path(__file__).resolve().parent.parent / "scripts"
+                                                  / "bundle_model.py")
+    bundle = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bundle)
+    path, _ = overfit_model
+    vae = MolVAE.load(path)
+    data = Path(vae.checkpoint.train_state["data"]["path"])
+    vae.fit_prior(data, epochs=1)
+    vae.fit_prior(data, method="exemplar", widen=1.2)  # samples from the exemplar mixture now; the flow is unused
+    assert any(k.startswith("flow_") for k in vae.checkpoint.extra_tensors)
+    assert bundle.drop_unused_prior(vae.checkpoint) == "flow"
+    assert not any(k.startswith("flow_") for k in vae.checkpoint.extra_tensors) and "flow" not in vae.checkpoint.extra
+    assert vae.sample_source == "mixture" and len(vae.sample(10, seed=0)) == 10
+    assert bundle.drop_unused_prior(vae.checkpoint) is None  # nothing left to drop
+    own = vae.store_training_set()
+    both = bundle.add_training_files(vae, [small_csv])
+    assert own == 64 and both > own  # small.csv's other molecules count as seen too
+    assert torch.equal(vae.checkpoint.extra_tensors["training_hashes"].sort().values,
+                       vae.checkpoint.extra_tensors["training_hashes"])  # still sorted for the lookup
