@@ -203,7 +203,6 @@ class StageLog:
         self.path = Path(path)
         self.settings = json.loads(json.dumps(settings))  # as it reads back from JSON
         self.stages: dict[str, Any] = {}
-        self.resumed = False
         if self.path.exists() and self.path.stat().st_size > 0:
             self._read()
         if not self.path.exists():
@@ -229,7 +228,11 @@ class StageLog:
                 if number != len(lines):
                     raise ConfigError(f"{self.path}: line {number} is damaged; remove the file to start afresh") from None
                 self.path.write_text("\n".join(lines[: number - 1]) + "\n")  # a last line cut short by a kill
-        self.resumed = bool(self.stages)
+
+    @property
+    def resumed(self) -> bool:
+        """Whether stages of an earlier run were read back."""
+        return bool(self.stages)
 
     def get(self, stage: str) -> Any | None:
         """The result of a finished stage, or None."""

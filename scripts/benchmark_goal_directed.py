@@ -17,7 +17,6 @@ Writes OUT (.json) and OUT.md.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import platform
 import time
@@ -137,13 +136,14 @@ def main() -> None:
     from molvae.api import model_path
     from molvae.optimization.pmo import guacamol_tasks
     from molvae.outputs import StageLog
+    from molvae.smiles.files import file_sha256
 
     if args.threads:
         torch.set_num_threads(args.threads)
     vae = MolVAE.load(args.model)
     functions = guacamol_tasks(args.tasks)
     log = StageLog(args.json.with_suffix(".partial.jsonl"), {
-        "model_sha256": hashlib.sha256(model_path(args.model).read_bytes()).hexdigest(), "budget": args.budget,
+        "model_sha256": file_sha256(model_path(args.model)), "budget": args.budget,
         "batch": args.batch, "points": args.points})
     if log.resumed:
         print(f"resuming from {log.path}: {len(log.stages)} finished runs kept", flush=True)
