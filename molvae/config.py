@@ -140,6 +140,7 @@ class TrainConfig:
     prior: str = "flow"  # flow | none: fit the flow prior to the best model's codes when the run ends (training.run_prior)
     prior_molecules: int = 50_000  # training molecules whose codes the end-of-run prior is fitted to
     prior_epochs: int = 10  # passes of the end-of-run flow fit over those molecules' posteriors (~500 steps)
+    sample_temperature: float = 0.7  # stored with the end-of-run prior: the temperature `molvae sample` uses for the run
 
     def __post_init__(self) -> None:
         _check_positive_ints(self, ("batch_size", "epochs", "kl_warmup_steps", "kl_cycle_steps", "val_every"))
@@ -155,6 +156,9 @@ class TrainConfig:
         _check(self.augment in AUGMENTS, "augment", self.augment, f"one of {AUGMENTS}")
         _check(self.prior in PRIORS, "prior", self.prior, f"one of {PRIORS}")
         _check_positive_ints(self, ("prior_molecules", "prior_epochs"))
+        ok = isinstance(self.sample_temperature, (int, float)) and not isinstance(self.sample_temperature, bool)
+        _check(ok and math.isfinite(self.sample_temperature) and self.sample_temperature > 0, "sample_temperature",
+               self.sample_temperature, "a finite number > 0")
         _check_fraction("word_dropout", self.word_dropout)
         for name in ("max_steps", "threads", "seed", "patience"):
             value = getattr(self, name)

@@ -6,15 +6,17 @@ training the decoder again (docs/model_card.md, "The fitted prior").
 With --widen S1,S2,...: also exemplar priors (``molvae fit-prior --method exemplar``: the posteriors of --exemplars
 training molecules, standard deviations times S), at each of --temperatures: the novelty / FCD trade-off; with
 --flow-widen S1,S2,...: the model's flow prior (``molvae fit-prior --method flow``) with its base distribution's
-standard deviation times S, at each of --temperatures.
+standard deviation times S, at each of --temperatures; with --mixture-widen S1,S2,...: the model's fitted mixture
+(``molvae fit-prior --method em``) with every standard deviation times S.
 
 Settings are chosen against a validation reference, never against Test: ``--reference Valid=data/moses/valid_reference.csv``
 (50,000 MOSES training molecules that no bundled model trained on: ``python scripts/fetch_zinc.py --start 1534663
 --n 50000 --out data/moses/valid_reference.csv``; its FCD statistics are computed once and cached).
 
 Usage: python scripts/benchmark_latent_sources.py [--model default] [--data data/zinc.csv] [--n 10000]
-       [--temperature 0.7] [--widen 1.0,1.1 --exemplars 10000] [--flow-widen 0.9,1.0] [--temperatures 0.7,0.8]
-       [--reference NAME=PATH] [--only-priors] [--json OUT]
+       [--temperature 0.7] [--widen 1.0,1.1 --exemplars 10000] [--flow-widen 0.9,1.0] [--mixture-widen 0.9,1.0]
+       [--temperatures 0.7,0.8]
+       [--reference NAME=PATH] [--train FILE] [--only-priors] [--json OUT]
 Needs the MOSES splits (python scripts/fetch_zinc.py).
 """
 
@@ -78,6 +80,16 @@ def flow_sources(vae: MolVAE, n: int, widens: list[float], seed: int = 1) -> dic
     return {f"flow prior (widen {s:g})": flow.sample(n, torch.Generator().manual_seed(seed), widen=s) for s in widens}
 
 
+def mixture_sources(vae: MolVAE, n: int, widens: list[float], seed: int = 1) -> dict[str, torch.Tensor]:
+    """n latent points (n, Z) per widen factor from the model's fitted mixture, every standard deviation times it."""
+    mixture = MixturePrior.from_tensors(vae.checkpoint.extra_tensors)
+    if mixture is None:
+        raise SystemExit(f"{vae.source} has no fitted mixture: molvae fit-prior DATA --method em --model ... first")
+    return {f"fitted mixture ({mixture.n_components}, widen {s:g})": MixturePrior(
+        mixture.weights, mixture.means, mixture.variances * s**2).sample(n, torch.Generator().manual_seed(seed))
+        for s in widens}
+
+
 def named_path(text: str) -> tuple[str, Path]:
     name, _, path = text.partition("=")
     if not path:
@@ -101,16 +113,20 @@ def main() -> None:
     parser.add_argument("--temperatures", type=floats, default=None, help="for the exemplar priors (default:"
                         " --temperature)")
     parser.add_argument("--flow-widen", type=floats, default=[], help="the model's flow prior at these widen factors")
+    parser.add_argument("--mixture-widen", type=floats, default=[],
+                        help="the model's fitted mixture (molvae fit-prior --method em) at these widen factors")
     parser.add_argument("--only-priors", "--only-exemplars", dest="only_priors", action="store_true",
                         help="skip the four fixed sources")
     parser.add_argument("--reference", type=named_path, default=None,
                         help="NAME=PATH of the reference set (default Test=MOSES/test.csv.gz)")
+    parser.add_argument("--train", type=Path, default=None,
+                        help="novelty against this file (default: MOSES/train.csv.gz)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     vae = MolVAE.load(args.model)
     ref_name, ref_path = args.reference or ("Test", args.moses / "test.csv.gz")
     reference = load_reference(ref_name, ref_path)
-    train = load_training_set(args.moses / "train.csv.gz")
+    train = load_training_set(args.train or args.moses / "train.csv.gz")
     runs = [] if args.only_priors else [(name, z, args.temperature)
                                         for name, z in latent_sources(vae, args.data, args.n).items()]
     priors = {}
@@ -118,6 +134,8 @@ def main() -> None:
         priors.update(exemplar_sources(vae, args.data, args.n, args.exemplars, args.widen))
     if args.flow_widen:
         priors.update(flow_sources(vae, args.n, args.flow_widen))
+    if args.mixture_widen:
+        priors.update(mixture_sources(vae, args.n, args.mixture_widen))
     runs += [(f"{name}, T {t:g}", z, t) for name, z in priors.items() for t in (args.temperatures or [args.temperature])]
     keys = [k.format(ref=ref_name) for k in KEYS]
     rows = {}

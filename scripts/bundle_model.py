@@ -16,14 +16,14 @@ import argparse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LIMIT_MIB = {"default": 25, "zinc250k": 10}  # what the wheel may carry of each
+LIMIT_MB = {"default": 25, "zinc250k": 25}  # what the wheel may carry of each (10^6 bytes, as the issues state it)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", type=Path)
     parser.add_argument("--temperature", type=float, required=True, help="the model card's sampling temperature")
-    parser.add_argument("--name", choices=sorted(LIMIT_MIB), default="default", help="which bundled model")
+    parser.add_argument("--name", choices=sorted(LIMIT_MB), default="default", help="which bundled model")
     parser.add_argument("--also-trained-on", type=Path, nargs="*", default=[], metavar="FILE",
                         help="training files of the models it was fine-tuned from: their molecules count as "
                              "not novel too")
@@ -43,9 +43,9 @@ def main() -> None:
     target.parent.mkdir(exist_ok=True)
     vae.save(target, force=True)
     size = target.stat().st_size
-    if size > LIMIT_MIB[args.name] * 2**20:
+    if size > LIMIT_MB[args.name] * 10**6:
         target.unlink()
-        raise SystemExit(f"{args.model}: {size / 2**20:.1f} MiB is over the {LIMIT_MIB[args.name]} MiB the wheel may "
+        raise SystemExit(f"{args.model}: {size / 10**6:.1f} MB is over the {LIMIT_MB[args.name]} MB the wheel may "
                          f"carry of {args.name!r}")
     digest = file_sha256(target)
     target.with_suffix(".sha256").write_text(f"{digest}  {target.name}\n")

@@ -46,6 +46,7 @@ def test_unknown_table_and_bad_toml_are_errors(tmp_path: Path) -> None:
         ({"embedding": "words"}, "embedding = 'words'"),
         ({"device": "gpu"}, "device = 'gpu'"),
         ({"word_dropout": 1.5}, "word_dropout = 1.5"),
+        ({"sample_temperature": 0.0}, "sample_temperature = 0.0"),
         ({"max_time": "ten minutes"}, "max_time = 'ten minutes'"),
         ({"latent_dim": 2.5}, "should be of type int"),
         ({"no_such_setting": 1}, "unknown setting 'no_such_setting'"),

@@ -76,6 +76,7 @@ def test_run_folder_holds_everything_a_researcher_needs(small_csv: Path, tiny_co
     best = load_checkpoint(run / "best")  # the model users load samples from the flow fitted when the run ended
     assert best.extra["sample_source"] == "flow" and best.extra["prior_fit"]["method"] == "flow"
     assert best.extra["prior_fit"]["n_molecules"] == result_train_size(run)
+    assert best.extra["sample_temperature"] == 0.7  # the config's, chosen on the validation reference
     assert any(k.startswith("flow_") for k in best.extra_tensors)
     assert any("flow prior fitted to the codes of" in note for note in result.notes)
 
@@ -88,6 +89,7 @@ def test_a_run_without_an_end_prior_samples_from_n01(small_csv: Path, tiny_confi
     fit(small_csv, tiny(tiny_config_path, max_steps=10, prior="none"), out=tmp_path / "run", progress=False)
     best = load_checkpoint(tmp_path / "run" / "best")
     assert "sample_source" not in best.extra and not any(k.startswith("flow_") for k in best.extra_tensors)
+    assert "sample_temperature" not in best.extra  # N(0, I) at T 1, as before
 
 
 def test_validation_loss_uses_the_final_kl_weight_during_warm_up(small_csv: Path, tiny_config_path: Path,

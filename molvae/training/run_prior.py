@@ -15,7 +15,8 @@ from molvae.training.run import Run
 
 def attach_flow_prior(run: Run, progress: bool) -> dict[str, Any]:
     """Fit the flow prior to the best checkpoint's posteriors of the first ``prior_molecules`` training molecules
-    and store it in ``best.safetensors`` as its sampling source; returns what it was fitted on."""
+    and store it in ``best.safetensors`` as its sampling source, with ``sample_temperature`` as the temperature its
+    samples are drawn at by default; returns what it was fitted on."""
     cfg = run.config.train
     path = run.run_dir / "best.safetensors"
     checkpoint = load_checkpoint(path)
@@ -26,7 +27,8 @@ def attach_flow_prior(run: Run, progress: bool) -> dict[str, Any]:
                             FlowFit(epochs=cfg.prior_epochs, seed=cfg.seed), progress=progress)
     fit = {"data": str(run.data.resolve()), "sha256": run.corpus.sha256, "n_molecules": len(rows), "method": "flow",
            "widen": 1.0, "epochs": cfg.prior_epochs, **report.as_dict()}
-    extra, tensors = {**checkpoint.extra, "prior_fit": fit}, dict(checkpoint.extra_tensors)
+    extra = {**checkpoint.extra, "prior_fit": fit, "sample_temperature": float(cfg.sample_temperature)}
+    tensors = dict(checkpoint.extra_tensors)
     flow.store(extra, tensors)
     save_checkpoint(path, model, checkpoint.vocab, checkpoint.config, checkpoint.train_state, None, extra=extra,
                     extra_tensors=tensors)
