@@ -86,3 +86,14 @@ def test_molecules_beyond_38_heavy_atoms_are_degenerate() -> None:
     glycines = [chem.to_mol("N" + "CC(=O)N" * k + "C") for k in (9, 10)]  # no chain, no aryl link
     assert [m.GetNumHeavyAtoms() for m in glycines] == [38, 42]
     assert [chem.is_degenerate(m) for m in glycines] == [False, True]
+
+
+def test_quiet_blocks_nest_and_give_back_the_log_levels_they_found() -> None:
+    from rdkit import rdBase
+
+    before = rdBase.LogStatus()
+    with chem.quiet_rdkit():
+        with chem.quiet_rdkit():
+            assert chem.to_mol("C1CC") is None
+        assert "rdApp.error:disabled" in rdBase.LogStatus()
+    assert rdBase.LogStatus() == before  # info and debug stay off: no deprecation lines from other libraries

@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterator, Sequence
 
 import numpy as np
-from rdkit import Chem, DataStructs, RDLogger
+from rdkit import Chem, DataStructs, rdBase
 from rdkit.Chem import QED, Crippen, Descriptors, rdFingerprintGenerator
 from rdkit.Chem.rdchem import Mol
 
@@ -25,21 +25,16 @@ _CYCLE_MEAN, _CYCLE_STD = -0.0485696876403053, 0.2860212110245455
 PROPERTY_NAMES = ("qed", "logP", "SA", "MW", "penalized_logP")
 
 
-_QUIET_DEPTH = [0]  # nested quiet blocks: the log comes back when the outermost one ends
-
-
 @contextlib.contextmanager
 def quiet_rdkit() -> Iterator[None]:
-    """Silence RDKit's log (parse warnings and errors, MolStandardize's notes) inside the block; blocks nest."""
-    if _QUIET_DEPTH[0] == 0:
-        RDLogger.DisableLog("rdApp.*")
-    _QUIET_DEPTH[0] += 1
+    """Silence RDKit's log (parse warnings and errors, MolStandardize's notes) inside the block; blocks nest, and each
+    gives back the log levels it found (RDKit keeps info and debug off unless told: left on, every deprecated call of
+    a library such as GuacaMol writes a line)."""
+    block = rdBase.BlockLogs()
     try:
         yield
     finally:
-        _QUIET_DEPTH[0] -= 1
-        if _QUIET_DEPTH[0] == 0:
-            RDLogger.EnableLog("rdApp.*")
+        del block
 
 
 MAX_SMILES_CHARS = 10_000  # longer strings are not parsed: treated as invalid (a million-character line costs nothing)
