@@ -57,6 +57,7 @@ def test_similarity_constraint_holds_for_every_returned_row(vae_with_predictor, 
     assert (frame.similarity >= 0.4).all()
     for row in frame.itertuples():
         assert chem.tanimoto(chem.to_mol(row.smiles), chem.to_mol(row.start)) == pytest.approx(row.similarity)
+        assert row.sa == pytest.approx(chem.sa_score(chem.to_mol(row.smiles)))  # every row carries its SA score
 
 
 @pytest.mark.parametrize("method", ["random", "bo", "local"])

@@ -6,6 +6,7 @@ oracle is called, so a budget of oracle calls is spent only on molecules that ca
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,11 +82,11 @@ class SearchRun:
                 continue
             mol = chem.to_mol(smiles)
             sim = self._similarity(mol, owner) if owner >= 0 else float("nan")
-            sa = float("nan")
+            sa = float("nan")  # computed here only for the SA limit; else when the candidate becomes a row
             if self.similarity is not None and owner >= 0 and sim < self.similarity:
-                broken = "similarity"  # most candidates stop here: no SA score computed for them
+                broken = "similarity"  # most candidates stop here
             else:
-                sa = chem.sa_score(mol)
+                sa = chem.sa_score(mol) if self.max_sa is not None else sa
                 broken = ("sa" if self.max_sa is not None and sa > self.max_sa
                           else "degenerate" if not self.allow_degenerate and chem.is_degenerate(mol) else None)
             if broken is not None:
@@ -122,7 +123,8 @@ class SearchRun:
         self.rows.append({
             "start": self.starts[owner] if owner >= 0 else "",
             "start_score": self.start_scores[owner] if owner >= 0 else float("nan"),
-            "smiles": candidate.smiles, "score": value, "similarity": candidate.similarity, "sa": candidate.sa,
+            "smiles": candidate.smiles, "score": value, "similarity": candidate.similarity,
+            "sa": chem.sa_score(chem.to_mol(candidate.smiles)) if math.isnan(candidate.sa) else candidate.sa,
             "step": candidate.step, "oracle_calls": self.oracle.order.get(candidate.smiles, self.oracle.calls),
             "method": self.method,
             "z": candidate.z.detach().cpu().numpy().copy(),
