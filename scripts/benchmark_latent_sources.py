@@ -1,7 +1,7 @@
 """Where should z come from? MOSES metrics of molecules decoded from different latent sources of one model: N(0, I),
 its fitted mixture and flow priors (when it has them), draws from the posteriors q(z|x) of training molecules, and
 those posteriors' means. The gap between N(0, I) and the posterior draws is how much a better prior could gain without
-training the decoder again (docs/model_card.md, "The fitted prior").
+training the decoder again (docs/model_history.md, v5's card: "The fitted prior").
 
 With --widen S1,S2,...: also exemplar priors (``molvae fit-prior --method exemplar``: the posteriors of --exemplars
 training molecules, standard deviations times S), at each of --temperatures: the novelty / FCD trade-off; with

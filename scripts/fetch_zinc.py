@@ -13,7 +13,8 @@ What it does, step by step (idempotent: a step whose output exists and checks ou
 Usage: ``python scripts/fetch_zinc.py [--data-dir data] [--n 250000] [--seed 0] [--force] [--start 0] [--out PATH]``
 
 ``--start K --out PATH`` writes molecules K .. K+n of the same seeded draw to PATH instead: ``--start 250000`` gives
-molecules no model trained on ``data/zinc.csv`` has seen (used by the v6 pilots, docs/model_card.md).
+molecules no model trained on ``data/zinc.csv`` has seen (the v7 training data and validation reference:
+docs/model_card.md).
 """
 
 from __future__ import annotations
