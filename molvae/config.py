@@ -145,20 +145,19 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _check_positive_ints(self, ("batch_size", "epochs", "kl_warmup_steps", "kl_cycle_steps", "val_every"))
         _check_positive_ints(self, ("log_every", "n_val_reconstruct", "n_val_samples", "n_aggregate"))
-        for name in ("lr", "lr_min", "clip_grad", "kl_start", "kl_weight", "free_bits", "property_weight"):
+        for name in ("lr", "lr_min", "clip_grad", "kl_start", "kl_weight", "free_bits", "property_weight",
+                     "sample_temperature"):
             value = getattr(self, name)
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
             _check(ok and value >= 0, name, value, "a finite number >= 0")
         _check(self.lr > 0, "lr", self.lr, "a number > 0")
+        _check(self.sample_temperature > 0, "sample_temperature", self.sample_temperature, "a number > 0")
         _check(self.lr_schedule in LR_SCHEDULES, "lr_schedule", self.lr_schedule, f"one of {LR_SCHEDULES}")
         _check(self.kl_schedule in KL_SCHEDULES, "kl_schedule", self.kl_schedule, f"one of {KL_SCHEDULES}")
         _check(self.precision in PRECISIONS, "precision", self.precision, f"one of {PRECISIONS}")
         _check(self.augment in AUGMENTS, "augment", self.augment, f"one of {AUGMENTS}")
         _check(self.prior in PRIORS, "prior", self.prior, f"one of {PRIORS}")
         _check_positive_ints(self, ("prior_molecules", "prior_epochs"))
-        ok = isinstance(self.sample_temperature, (int, float)) and not isinstance(self.sample_temperature, bool)
-        _check(ok and math.isfinite(self.sample_temperature) and self.sample_temperature > 0, "sample_temperature",
-               self.sample_temperature, "a finite number > 0")
         _check_fraction("word_dropout", self.word_dropout)
         for name in ("max_steps", "threads", "seed", "patience"):
             value = getattr(self, name)

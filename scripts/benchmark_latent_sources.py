@@ -85,9 +85,8 @@ def mixture_sources(vae: MolVAE, n: int, widens: list[float], seed: int = 1) -> 
     mixture = MixturePrior.from_tensors(vae.checkpoint.extra_tensors)
     if mixture is None:
         raise SystemExit(f"{vae.source} has no fitted mixture: molvae fit-prior DATA --method em --model ... first")
-    return {f"fitted mixture ({mixture.n_components}, widen {s:g})": MixturePrior(
-        mixture.weights, mixture.means, mixture.variances * s**2).sample(n, torch.Generator().manual_seed(seed))
-        for s in widens}
+    return {f"fitted mixture ({mixture.n_components}, widen {s:g})":
+            mixture.widened(s).sample(n, torch.Generator().manual_seed(seed)) for s in widens}
 
 
 def named_path(text: str) -> tuple[str, Path]:

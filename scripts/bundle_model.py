@@ -59,15 +59,9 @@ def add_training_files(vae, paths: list[Path]) -> int:  # noqa: ANN001
     import numpy as np
     import torch
 
-    from molvae.chemistry.novelty import smiles_hashes
-    from molvae.smiles.corpus import load_corpus
-
     table = vae.checkpoint.extra_tensors["training_hashes"].numpy()
-    data = vae.config.data
     for path in paths:
-        corpus = load_corpus(path, data.smiles_column, data.max_length, kekule=data.kekule,
-                             standardize=data.standardize == "always")
-        table = np.union1d(table, smiles_hashes(corpus.smiles))
+        table = np.union1d(table, vae.file_hashes(path))
     vae.checkpoint.extra_tensors["training_hashes"] = torch.from_numpy(table)
     return len(table)
 
@@ -86,6 +80,7 @@ def drop_unused_prior(checkpoint) -> str | None:  # noqa: ANN001
     if unused == "flow":
         checkpoint.extra.pop(flow.SPEC_KEY, None)
     return unused
+
 
 if __name__ == "__main__":
     main()

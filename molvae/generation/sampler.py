@@ -68,11 +68,15 @@ class Sampler:
                 data = Path(info.get("path", ""))
                 if not info or not data.is_file() or file_sha256(data) != info.get("sha256"):
                     return None
-                corpus = load_corpus(data, self.config.data.smiles_column, self.config.data.max_length,
-                                     kekule=self.config.data.kekule,
-                                     standardize=self.config.data.standardize == "always")
-                self._training_hashes = smiles_hashes(corpus.smiles)
+                self._training_hashes = self.file_hashes(data)
         return self._training_hashes
+
+    def file_hashes(self, path: Path) -> np.ndarray:
+        """Hashes of the canonical SMILES of a data file, read as this model read its training file."""
+        data = self.config.data
+        corpus = load_corpus(path, data.smiles_column, data.max_length, kekule=data.kekule,
+                             standardize=data.standardize == "always")
+        return smiles_hashes(corpus.smiles)
 
     def store_training_set(self) -> int:
         """Keep the training set's hashes in this model (written by ``save``), so it can tell novel samples without

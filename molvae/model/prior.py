@@ -37,6 +37,10 @@ class MixturePrior:
     def n_components(self) -> int:
         return len(self.weights)
 
+    def widened(self, factor: float) -> MixturePrior:
+        """The same mixture with every component's standard deviation times ``factor``."""
+        return MixturePrior(self.weights, self.means, self.variances * factor**2)
+
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n draws (n, Z): a component by weight, then a Gaussian draw from it."""
         component = torch.multinomial(self.weights, n, replacement=True, generator=generator)
@@ -118,5 +122,4 @@ def build_mixture(mu: torch.Tensor, variance: torch.Tensor, method: str = "em", 
     component's standard deviation."""
     if method == "exemplar":
         return exemplar_mixture(mu, variance, n_components, widen, seed)
-    mixture = fit_mixture(mu, variance, n_components, seed=seed)
-    return MixturePrior(mixture.weights, mixture.means, mixture.variances * widen**2)
+    return fit_mixture(mu, variance, n_components, seed=seed).widened(widen)
