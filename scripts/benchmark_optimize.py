@@ -15,7 +15,8 @@ Protocols (``molvae.optimization.suite``; docs/benchmarks/optimization.md writes
 2. QED on data/benchmarks/zinc250k_qed_test800.txt: success = a candidate with similarity >= 0.4 and QED >= 0.9.
 3. Unconstrained: best three penalized logP and QED in ``--budget`` oracle calls, with the degenerate-molecule guard
    (38 heavy atoms, long chains, aryl rods) and, for penalized logP, without it.
-Each task is run by each of ``--methods`` at the same budget; the first method is compared with ``random`` on the same
+Each task is run by each of ``--methods`` at the same budget, ``--part`` molecules at a time (each part logged as
+it ends, so a stopped run resumes there); the first method is compared with ``random`` on the same
 molecules by a paired test (Wilcoxon signed-rank on the improvements, McNemar on QED successes). ``--curve B1,B2``:
 the first method's rows at delta 0.4, 0.6 and QED at these oracle budgets per molecule (on the first ``--curve-n``
 molecules), with wall time per molecule. Writes OUT (.json: summary rows, every molecule's best candidate, the paired
@@ -96,6 +97,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--methods", nargs="+", default=["local", "random"])
     parser.add_argument("--deltas", nargs="+", type=float, default=[0.0, 0.2, 0.4, 0.6])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--part", type=int, default=100, help="molecules searched and logged together (a stopped "
+                        "run resumes at the last finished part; part k searches with seed --seed + k)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args, rest = parser.parse_known_args()
     if args.suite == "moses":
@@ -108,7 +111,7 @@ def parse() -> argparse.Namespace:
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.quick:
-        args.n, args.points, args.budget, args.curve_n = 10, 40, 60, 5
+        args.n, args.points, args.budget, args.curve_n, args.part = 10, 40, 60, 5, 5
         args.curve = args.curve[:2]
     return args
 
@@ -201,7 +204,7 @@ def main() -> None:
 
     from molvae import MolVAE
     from molvae.api import model_path
-    from molvae.optimization.suite import read_benchmark, run_protocol, summarize
+    from molvae.optimization.suite import read_benchmark
     from molvae.outputs import StageLog
 
     if args.threads:
@@ -222,15 +225,7 @@ def main() -> None:
     if log.resumed:
         print(f"resuming from {log.path}: {len(log.stages)} finished stages kept", flush=True)
     for protocol in tqdm(protocols(args), desc="suite", unit="task"):
-        done = log.get(protocol.name)
-        if done is None:
-            start = time.perf_counter()
-            rows = run_protocol(vae, sets[protocol.task], protocol, seed=args.seed, progress=True)
-            summary = {"task": protocol.task, "delta": protocol.delta, "fingerprint": protocol.fingerprint,
-                       "method": protocol.method, **summarize(rows), "seconds": round(time.perf_counter() - start, 1)}
-            done = {"summary": summary, "rows": rows}
-            log.put(protocol.name, done)
-            print(json.dumps(summary), flush=True)
+        done = log.get(protocol.name) or run_in_parts(vae, sets[protocol.task], protocol, args, log)
         report["summary"].append(done["summary"])
         report["molecules"] += done["rows"]
     report["paired"] = paired(report["molecules"], args.methods)
@@ -246,6 +241,27 @@ def main() -> None:
     log.remove()
     print(f"wrote {args.json}, {args.json.with_suffix('.md')}, {args.json.with_suffix('.png')} "
           f"({report['seconds']:.0f} s of work)")
+
+
+def run_in_parts(vae, starts: list[str], protocol, args: argparse.Namespace, log) -> dict:
+    """One protocol on all ``starts``, ``--part`` molecules at a time (part k searches with seed ``--seed`` + k), each
+    part logged when it ends, so a run stopped part way loses at most one part: {"summary": ..., "rows": [...]}."""
+    from molvae.optimization.suite import run_protocol, summarize
+
+    rows, seconds = [], 0.0
+    for k, first in enumerate(range(0, len(starts), args.part)):
+        stage = f"{protocol.name}/molecules {first + 1}-{min(first + args.part, len(starts))}"
+        if (part := log.get(stage)) is None:
+            began = time.perf_counter()
+            part = {"rows": run_protocol(vae, starts[first:first + args.part], protocol, seed=args.seed + k,
+                                         progress=True), "seconds": round(time.perf_counter() - began, 1)}
+            log.put(stage, part)
+        rows += part["rows"]
+        seconds += part["seconds"]
+    summary = {"task": protocol.task, "delta": protocol.delta, "fingerprint": protocol.fingerprint,
+               "method": protocol.method, **summarize(rows), "seconds": round(seconds, 1)}
+    print(json.dumps(summary), flush=True)
+    return {"summary": summary, "rows": rows}
 
 
 def dump(report: dict) -> str:

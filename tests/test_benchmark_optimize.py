@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import json
 import subprocess
 import sys
@@ -9,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from molvae.optimization.suite import rescore
+from molvae.optimization import suite
+from molvae.optimization.suite import Protocol, rescore
+from molvae.outputs import StageLog
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,3 +45,30 @@ def test_quick_suite_writes_rows_anyone_can_rescore(tmp_path: Path) -> None:
         (b, t, d) for b in (1, 5) for t, d in (("plogp", 0.4), ("plogp", 0.6), ("qed", 0.4))]
     table = out.with_suffix(".md").read_text()
     assert "HierG2G (published" in table and "molvae local" in table and "Budget curve" in table
+
+
+def test_a_stopped_protocol_resumes_at_its_last_finished_part(tmp_path: Path, monkeypatch) -> None:
+    spec = importlib.util.spec_from_file_location("benchmark_optimize", ROOT / "scripts" / "benchmark_optimize.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    calls = []
+
+    def fake_protocol(vae, starts, protocol, seed=0, progress=False):
+        calls.append((list(starts), seed))
+        if len(calls) == 2 and not resumed:
+            raise KeyboardInterrupt  # stopped in the second part
+        return [{"task": "plogp", "start": s, "start_score": 0.0, "score": 1.0, "similarity": 0.5, "success": True,
+                 "readable": True}
+                for s in starts]
+
+    monkeypatch.setattr(suite, "run_protocol", fake_protocol)
+    args = argparse.Namespace(part=2, seed=10)
+    protocol = Protocol("plogp", 0.4, "local", "bits", 20, 100)
+    starts = ["C", "CC", "CCC", "CCCC", "CCCCC"]
+    resumed = False
+    with pytest.raises(KeyboardInterrupt):
+        script.run_in_parts(None, starts, protocol, args, StageLog(tmp_path / "log.jsonl", {"n": 5}))
+    resumed = True
+    done = script.run_in_parts(None, starts, protocol, args, StageLog(tmp_path / "log.jsonl", {"n": 5}))
+    assert calls == [(["C", "CC"], 10), (["CCC", "CCCC"], 11), (["CCC", "CCCC"], 11), (["CCCCC"], 12)]
+    assert [r["start"] for r in done["rows"]] == starts and done["summary"]["n"] == 5
