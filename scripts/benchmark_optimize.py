@@ -120,9 +120,9 @@ def protocols(args: argparse.Namespace) -> list:
     from molvae.optimization.suite import Protocol
 
     runs = [Protocol("plogp", d, m, "bits", args.per_start, args.points) for d in args.deltas for m in args.methods]
+    runs += [Protocol("qed", 0.4, m, "bits", args.per_start, args.points) for m in args.methods]
     runs += [Protocol("plogp", d, m, "counts", args.per_start, args.points)
              for d in (0.4, 0.6) for m in args.methods[:1]]
-    runs += [Protocol("qed", 0.4, m, "bits", args.per_start, args.points) for m in args.methods]
     return runs
 
 
