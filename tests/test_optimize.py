@@ -312,3 +312,30 @@ def test_bad_per_start_or_fingerprint_is_a_config_error_before_any_call(vae_with
         with pytest.raises(ConfigError):
             vae_with_predictor.optimize(lambda s: calls.append(s) or 0.0, method="random", budget=10, **arguments)
     assert calls == []
+
+
+def test_random_search_does_not_decode_for_a_start_whose_calls_are_spent() -> None:
+    import torch
+
+    from molvae.optimization.optimize import _random
+
+    class Run:  # start 0 has had its per-start calls
+        def __init__(self) -> None:
+            self.evaluated: list[tuple[torch.Tensor, list[int]]] = []
+
+        def full(self, owner: int) -> bool:
+            return owner == 0
+
+        def all_full(self) -> bool:
+            return False
+
+        def evaluate(self, z: torch.Tensor, owners: list[int], step: int) -> None:
+            self.evaluated.append((z, owners))
+
+    run = Run()
+    _random(run, torch.zeros(3, 4), [0, 1, 2], n_steps=2, radius=0.5, n_points=3,
+            generator=torch.Generator().manual_seed(0))
+    same = torch.Generator().manual_seed(0)
+    draws = [0.5 * torch.randn((3, 4), generator=same) for _ in range(2)]  # the stream a search without it draws
+    assert [owners for _, owners in run.evaluated] == [[1, 2], [1, 2]]
+    assert all(torch.equal(z, d[1:]) for (z, _), d in zip(run.evaluated, draws))

@@ -169,9 +169,11 @@ def _random(run: SearchRun, z0: torch.Tensor | None, owners: list[int], n_steps:
     for step in range(1, n_steps + 1):
         if z0 is None:  # the model's own samples (its fitted prior when it has one)
             z = run.vae.draw_z(n_points, generator, run.vae.sample_source)
-        else:
+            run.evaluate(z, owners, step)
+        else:  # a start that has had its per-start calls is not decoded (its draw is still taken: the same stream)
             z = z0 + radius * torch.randn(z0.shape, generator=generator)
-        run.evaluate(z, owners, step)
+            open_ = [k for k, owner in enumerate(owners) if not run.full(owner)]
+            run.evaluate(z[open_], [owners[k] for k in open_], step)
         if run.all_full():
             break
 
