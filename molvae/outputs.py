@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import warnings
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -191,25 +193,69 @@ class TableWriter:
         return f"no file was kept ({self.rows} rows had been written; {self.target} was not created)"
 
 
+def process_identity(pid: int) -> str:
+    """``boot/pid/start``: a process told apart from a later one given the same pid (Linux; elsewhere ``pid``)."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        start = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return str(pid)
+    return f"{boot}/{pid}/{start}"
+
+
+def _alive(identity: str) -> bool:
+    """Whether the process of a ``process_identity`` is still running (the same process, not a reused pid)."""
+    pid = int(identity.split("/")[1] if "/" in identity else identity)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - another user's process
+        pass
+    return process_identity(pid) == identity
+
+
 class StageLog:
     """The finished stages of a long run (a benchmark's tasks), one JSON line each, so a run stopped part way goes on
     where it stopped.
 
     The first line holds the run's settings. A log written with other settings is renamed to ``<name>.stale`` (and
-    said so) rather than mixed in; a last line cut short by a kill is dropped and its stage is run again.
+    said so) rather than mixed in; a last line cut short by a kill is dropped and its stage is run again. Two processes
+    can share one log (one per core): reading and appending hold an exclusive lock, and a process ``claim``s a stage
+    before it runs it, so the other skips it while the claimant is alive (a claim by a process that has ended is void).
     """
 
     def __init__(self, path: str | Path, settings: dict[str, Any]) -> None:
         self.path = Path(path)
         self.settings = json.loads(json.dumps(settings))  # as it reads back from JSON
         self.stages: dict[str, Any] = {}
-        if self.path.exists() and self.path.stat().st_size > 0:
-            self._read()
-        if not self.path.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._append({"settings": self.settings})
+        self.claims: dict[str, str] = {}  # stage -> the claimant's process_identity
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._locked():
+            if self.path.exists() and self.path.stat().st_size > 0:
+                self._read()
+            if not self.path.exists() or self.path.stat().st_size == 0:
+                self._write_line({"settings": self.settings})
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """An exclusive lock (a ``.lock`` file beside the log, which a rename of the log leaves in place); none where
+        the system has no ``fcntl`` (Windows: one process per log there)."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            yield
+            return
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _read(self) -> None:
+        if not self.path.exists():  # removed by a process that wrote the report
+            return
         lines = self.path.read_text().splitlines()
         try:
             first = json.loads(lines[0]).get("settings")
@@ -223,7 +269,10 @@ class StageLog:
         for number, line in enumerate(lines[1:], start=2):
             try:
                 entry = json.loads(line)
-                self.stages[entry["stage"]] = entry["result"]
+                if "claim" in entry:
+                    self.claims[entry["claim"]] = entry["by"]
+                else:
+                    self.stages[entry["stage"]] = entry["result"]
             except (json.JSONDecodeError, KeyError, TypeError):
                 if number != len(lines):
                     raise ConfigError(f"{self.path}: line {number} is damaged; remove the file to start afresh") from None
@@ -241,13 +290,34 @@ class StageLog:
     def put(self, stage: str, result: Any) -> None:
         """Record a finished stage (flushed to disk before the run goes on)."""
         self.stages[stage] = result
-        self._append({"stage": stage, "result": result})
+        with self._locked():
+            self._write_line({"stage": stage, "result": result})
+
+    def claim(self, stage: str) -> bool:
+        """Whether this process may run ``stage`` (and then it is claimed): not yet logged, and not claimed by another
+        process that is still running."""
+        with self._locked():
+            self._read()
+            me = process_identity(os.getpid())
+            other = self.claims.get(stage)
+            if stage in self.stages or (other not in (None, me) and _alive(other)):
+                return False
+            self._write_line({"claim": stage, "by": me})
+            self.claims[stage] = me
+            return True
+
+    def pending(self, stages: list[str]) -> list[str]:
+        """Those of ``stages`` not yet logged, read afresh (another process may have logged some since)."""
+        with self._locked():
+            self._read()
+        return [stage for stage in stages if stage not in self.stages]
 
     def remove(self) -> None:
-        """Delete the log once the run's report is written."""
+        """Delete the log (and its lock file) once the run's report is written."""
         self.path.unlink(missing_ok=True)
+        self.path.with_name(self.path.name + ".lock").unlink(missing_ok=True)
 
-    def _append(self, row: dict[str, Any]) -> None:
+    def _write_line(self, row: dict[str, Any]) -> None:
         with self.path.open("a") as handle:
             handle.write(json.dumps(row) + "\n")
             handle.flush()

@@ -21,17 +21,21 @@ molecules by a paired test (Wilcoxon signed-rank on the improvements, McNemar on
 the first method's rows at delta 0.4, 0.6 and QED at these oracle budgets per molecule (on the first ``--curve-n``
 molecules), with wall time per molecule. Writes OUT (.json: summary rows, every molecule's best candidate, the paired
 tests, the curve, the published rows), OUT.md (tables) and OUT.png (start -> optimized pairs).
+Two cores: start the same command a second time with ``--from-end``; the two share the log of finished stages,
+each stage runs once, and the process that logs the last stage writes the report.
 ``--suite moses`` runs the project's older MOSES-test protocol (scripts/benchmark_optimize_moses.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,6 +101,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--methods", nargs="+", default=["local", "random"])
     parser.add_argument("--deltas", nargs="+", type=float, default=[0.0, 0.2, 0.4, 0.6])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--from-end", action="store_true", help="run the stages last first: a second process on the "
+                        "other core, sharing the log, meets the first in the middle (each stage runs once)")
     parser.add_argument("--part", type=int, default=100, help="molecules searched and logged together (a stopped "
                         "run resumes at the last finished part; part k searches with seed --seed + k)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -146,61 +152,101 @@ def paired(rows: list[dict], methods: list[str]) -> list[dict]:
     return out
 
 
-def budget_curve(vae, sets: dict, args: argparse.Namespace, log) -> list[dict]:
-    """The first method's summary at delta 0.4, 0.6 and on QED at each budget of ``--curve`` (calls per molecule),
-    on the first ``--curve-n`` molecules, with ``10 x budget`` decoded points per molecule at least."""
+def protocol_parts(vae, sets: dict, runs: list, args: argparse.Namespace, log) -> list[tuple[str, Callable]]:
+    """Each protocol's stages: ``--part`` molecules at a time, part k searched with seed ``--seed`` + k (a protocol
+    logged whole, as runs before parts were, is not split)."""
+    from molvae.optimization.suite import run_protocol
+
+    def part(protocol, starts: list[str], seed: int) -> dict:
+        began = time.perf_counter()
+        rows = run_protocol(vae, starts, protocol, seed=seed, progress=True)
+        return {"rows": rows, "seconds": round(time.perf_counter() - began, 1)}
+
+    out = []
+    for protocol in runs:
+        if log.get(protocol.name) is not None:
+            continue
+        starts = sets[protocol.task]
+        for k, first in enumerate(range(0, len(starts), args.part)):
+            name = f"{protocol.name}/molecules {first + 1}-{min(first + args.part, len(starts))}"
+            out.append((name, functools.partial(part, protocol, starts[first:first + args.part], args.seed + k)))
+    return out
+
+
+def protocol_result(protocol, n: int, args: argparse.Namespace, log) -> dict:
+    """A protocol's summary and rows, from the log: logged whole, or joined from its parts."""
+    from molvae.optimization.suite import summarize
+
+    if (whole := log.get(protocol.name)) is not None:
+        return whole
+    parts = [log.get(f"{protocol.name}/molecules {first + 1}-{min(first + args.part, n)}")
+             for first in range(0, n, args.part)]
+    rows = [row for part in parts for row in part["rows"]]
+    return {"summary": {"task": protocol.task, "delta": protocol.delta, "fingerprint": protocol.fingerprint,
+                        "method": protocol.method, **summarize(rows),
+                        "seconds": round(sum(part["seconds"] for part in parts), 1)}, "rows": rows}
+
+
+def curve_points(vae, sets: dict, args: argparse.Namespace) -> list[tuple[str, Callable]]:
+    """The budget curve's stages: the first method at delta 0.4, 0.6 and on QED at each budget of ``--curve`` (calls
+    per molecule), on the first ``--curve-n`` molecules, with ``10 x budget`` decoded points per molecule at least."""
     from molvae.optimization.suite import Protocol, run_protocol, summarize
+
+    def point(protocol, starts: list[str]) -> dict:
+        began = time.perf_counter()
+        rows = run_protocol(vae, starts, protocol, seed=args.seed)
+        return {"task": protocol.task, "delta": protocol.delta, "method": protocol.method,
+                "calls_per_molecule": protocol.per_start, "points_per_molecule": protocol.n_points, **summarize(rows),
+                "seconds_per_molecule": round((time.perf_counter() - began) / max(1, len(starts)), 2)}
 
     out = []
     for budget in args.curve:
         for task, delta in (("plogp", 0.4), ("plogp", 0.6), ("qed", 0.4)):
             protocol = Protocol(task, delta, args.methods[0], "bits", budget, max(args.points, 10 * budget))
-            if (done := log.get(f"curve/{budget}/{protocol.name}")) is not None:
-                out.append(done)
-                continue
-            starts = sets[task][: args.curve_n]
-            began = time.perf_counter()
-            rows = run_protocol(vae, starts, protocol, seed=args.seed)
-            seconds = time.perf_counter() - began
-            out.append({"task": task, "delta": delta, "method": protocol.method, "calls_per_molecule": budget,
-                        "points_per_molecule": protocol.n_points, **summarize(rows),
-                        "seconds_per_molecule": round(seconds / max(1, len(starts)), 2)})
-            log.put(f"curve/{budget}/{protocol.name}", out[-1])
-            print(f"curve {json.dumps(out[-1])}", flush=True)
+            out.append((f"curve/{budget}/{protocol.name}", functools.partial(point, protocol,
+                                                                             sets[task][: args.curve_n])))
     return out
 
 
-def unconstrained(vae, args: argparse.Namespace, log) -> list[dict]:
-    """Best three of each objective and method within the oracle budget, guard on; penalized logP also guard off."""
+def unconstrained_searches(vae, args: argparse.Namespace) -> list[tuple[str, Callable]]:
+    """The unconstrained stages: best three of each objective and method within the oracle budget, guard on;
+    penalized logP also guard off."""
     from molvae.optimization.optimize import best_molecules
     from molvae.optimization.suite import read_benchmark
 
     starts = read_benchmark(UNCONSTRAINED_STARTS)[: 10 if args.quick else 50]
-    out = []
-    for objective, guard in (("penalized_logp", True), ("penalized_logp", False), ("qed", True)):
-        for method in args.methods:
-            if (done := log.get(f"unconstrained/{objective}/{method}/{guard}")) is not None:
-                out.append(done)
-                continue
-            began = time.perf_counter()
-            frame = vae.optimize(objective, start=starts if method in ("gradient", "local") else None, method=method,
-                                 budget=args.budget, n_steps=10_000 if method == "gradient" else args.budget,
-                                 seed=args.seed, radius=1.0, allow_degenerate=not guard, progress=True,
-                                 n_points=args.points)
-            best = best_molecules(frame, 3)
-            out.append({"objective": objective, "method": method, "guard": guard, "oracle_calls":
-                        frame.attrs["oracle_calls"], "seconds": round(time.perf_counter() - began, 1),
-                        "best": [{"smiles": s, "score": float(v)} for s, v in zip(best.smiles, best.score)]})
-            print(f"unconstrained {objective} {method} guard={guard}: {[round(b['score'], 2) for b in out[-1]['best']]}",
-                  flush=True)
-            log.put(f"unconstrained/{objective}/{method}/{guard}", out[-1])
-    return out
+
+    def search(objective: str, method: str, guard: bool) -> dict:
+        began = time.perf_counter()
+        frame = vae.optimize(objective, start=starts if method in ("gradient", "local") else None, method=method,
+                             budget=args.budget, n_steps=10_000 if method == "gradient" else args.budget,
+                             seed=args.seed, radius=1.0, allow_degenerate=not guard, progress=True,
+                             n_points=args.points)
+        best = best_molecules(frame, 3)
+        return {"objective": objective, "method": method, "guard": guard, "oracle_calls": frame.attrs["oracle_calls"],
+                "seconds": round(time.perf_counter() - began, 1),
+                "best": [{"smiles": s, "score": float(v)} for s, v in zip(best.smiles, best.score)]}
+
+    return [(f"unconstrained/{objective}/{method}/{guard}", functools.partial(search, objective, method, guard))
+            for objective, guard in (("penalized_logp", True), ("penalized_logp", False), ("qed", True))
+            for method in args.methods]
+
+
+def work(stages: list[tuple[str, Callable]], log, from_end: bool = False) -> None:
+    """Run every stage not yet logged nor claimed by another live process (``StageLog.claim``), logging each as it
+    ends; ``from_end``: last stage first (a second process on the other core meets the first in the middle)."""
+    from tqdm.auto import tqdm
+
+    for name, job in tqdm(stages[::-1] if from_end else stages, desc="suite", unit="stage"):
+        if log.claim(name):
+            result = job()
+            log.put(name, result)
+            print(f"{name}: {json.dumps({k: v for k, v in result.items() if k not in ('rows', 'best')})}", flush=True)
 
 
 def main() -> None:
     args = parse()
     import torch
-    from tqdm.auto import tqdm
 
     from molvae import MolVAE
     from molvae.api import model_path
@@ -224,13 +270,21 @@ def main() -> None:
                                                              "curve_n": args.curve_n})
     if log.resumed:
         print(f"resuming from {log.path}: {len(log.stages)} finished stages kept", flush=True)
-    for protocol in tqdm(protocols(args), desc="suite", unit="task"):
-        done = log.get(protocol.name) or run_in_parts(vae, sets[protocol.task], protocol, args, log)
+    runs = protocols(args)
+    curve, searches = curve_points(vae, sets, args), unconstrained_searches(vae, args)
+    stages = protocol_parts(vae, sets, runs, args, log) + curve + searches
+    work(stages, log, args.from_end)
+    if pending := log.pending([name for name, _ in stages]):
+        print(f"{len(pending)} stages are being run by another process (first: {pending[0]}); the process that logs "
+              "the last stage writes the report", flush=True)
+        return
+    for protocol in runs:
+        done = protocol_result(protocol, len(sets[protocol.task]), args, log)
         report["summary"].append(done["summary"])
         report["molecules"] += done["rows"]
     report["paired"] = paired(report["molecules"], args.methods)
-    report["curve"] = budget_curve(vae, sets, args, log)
-    report["unconstrained"] = unconstrained(vae, args, log)
+    report["curve"] = [log.get(name) for name, _ in curve]
+    report["unconstrained"] = [log.get(name) for name, _ in searches]
     report["seconds"] = round(sum(s["seconds"] for s in report["summary"]) + sum(
         c["seconds_per_molecule"] * c["n"] for c in report["curve"]) + sum(u["seconds"] for u in
                                                                           report["unconstrained"]), 1)
@@ -241,27 +295,6 @@ def main() -> None:
     log.remove()
     print(f"wrote {args.json}, {args.json.with_suffix('.md')}, {args.json.with_suffix('.png')} "
           f"({report['seconds']:.0f} s of work)")
-
-
-def run_in_parts(vae, starts: list[str], protocol, args: argparse.Namespace, log) -> dict:
-    """One protocol on all ``starts``, ``--part`` molecules at a time (part k searches with seed ``--seed`` + k), each
-    part logged when it ends, so a run stopped part way loses at most one part: {"summary": ..., "rows": [...]}."""
-    from molvae.optimization.suite import run_protocol, summarize
-
-    rows, seconds = [], 0.0
-    for k, first in enumerate(range(0, len(starts), args.part)):
-        stage = f"{protocol.name}/molecules {first + 1}-{min(first + args.part, len(starts))}"
-        if (part := log.get(stage)) is None:
-            began = time.perf_counter()
-            part = {"rows": run_protocol(vae, starts[first:first + args.part], protocol, seed=args.seed + k,
-                                         progress=True), "seconds": round(time.perf_counter() - began, 1)}
-            log.put(stage, part)
-        rows += part["rows"]
-        seconds += part["seconds"]
-    summary = {"task": protocol.task, "delta": protocol.delta, "fingerprint": protocol.fingerprint,
-               "method": protocol.method, **summarize(rows), "seconds": round(seconds, 1)}
-    print(json.dumps(summary), flush=True)
-    return {"summary": summary, "rows": rows}
 
 
 def dump(report: dict) -> str:

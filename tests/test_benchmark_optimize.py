@@ -47,7 +47,7 @@ def test_quick_suite_writes_rows_anyone_can_rescore(tmp_path: Path) -> None:
     assert "HierG2G (published" in table and "molvae local" in table and "Budget curve" in table
 
 
-def test_a_stopped_protocol_resumes_at_its_last_finished_part(tmp_path: Path, monkeypatch) -> None:
+def test_protocols_run_in_parts_each_once_and_join_in_order(tmp_path: Path, monkeypatch) -> None:
     spec = importlib.util.spec_from_file_location("benchmark_optimize", ROOT / "scripts" / "benchmark_optimize.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
@@ -55,20 +55,18 @@ def test_a_stopped_protocol_resumes_at_its_last_finished_part(tmp_path: Path, mo
 
     def fake_protocol(vae, starts, protocol, seed=0, progress=False):
         calls.append((list(starts), seed))
-        if len(calls) == 2 and not resumed:
-            raise KeyboardInterrupt  # stopped in the second part
         return [{"task": "plogp", "start": s, "start_score": 0.0, "score": 1.0, "similarity": 0.5, "success": True,
-                 "readable": True}
-                for s in starts]
+                 "readable": True} for s in starts]
 
     monkeypatch.setattr(suite, "run_protocol", fake_protocol)
     args = argparse.Namespace(part=2, seed=10)
     protocol = Protocol("plogp", 0.4, "local", "bits", 20, 100)
     starts = ["C", "CC", "CCC", "CCCC", "CCCCC"]
-    resumed = False
-    with pytest.raises(KeyboardInterrupt):
-        script.run_in_parts(None, starts, protocol, args, StageLog(tmp_path / "log.jsonl", {"n": 5}))
-    resumed = True
-    done = script.run_in_parts(None, starts, protocol, args, StageLog(tmp_path / "log.jsonl", {"n": 5}))
-    assert calls == [(["C", "CC"], 10), (["CCC", "CCCC"], 11), (["CCC", "CCCC"], 11), (["CCCCC"], 12)]
+    log = StageLog(tmp_path / "log.jsonl", {"n": 5})
+    stages = script.protocol_parts(None, {"plogp": starts}, [protocol], args, log)
+    assert [name for name, _ in stages] == [f"plogp/0.4/bits/local/molecules {r}" for r in ("1-2", "3-4", "5-5")]
+    log.put(stages[1][0], stages[1][1]())  # a run stopped after its second part
+    script.work(stages, StageLog(tmp_path / "log.jsonl", {"n": 5}), from_end=True)
+    assert calls == [(["CCC", "CCCC"], 11), (["CCCCC"], 12), (["C", "CC"], 10)]  # each part once, with its own seed
+    done = script.protocol_result(protocol, 5, args, StageLog(tmp_path / "log.jsonl", {"n": 5}))
     assert [r["start"] for r in done["rows"]] == starts and done["summary"]["n"] == 5
