@@ -11,7 +11,8 @@ method learns from every call: ``molvae.optimization.design``). Reported per run
 the wall time, the top-10 curve every 100 calls (the AUC recomputes from it) and the ten best molecules with their
 scores (each re-scores with GuacaMol's function: ``--check OUT.json``). Needs ``pip install --no-deps
 guacamol==0.5.5`` (see ``molvae.optimization.pmo``). ``--quick``: 3 tasks, 1 seed, 300 calls (CI).
-Writes OUT (.json) and OUT.md.
+Writes OUT (.json) and OUT.md. Stopped, the same command resumes from the runs logged in OUT.partial.jsonl; on two
+cores, start it a second time with ``--from-end`` (each run once; the process that logs the last run writes the report).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--points", type=int, default=1000, help="latent points decoded per round")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--from-end", action="store_true", help="run the last runs first: a second process on the "
+                        "other core, sharing the log, meets the first in the middle (each run once)")
     parser.add_argument("--json", type=Path, default=ROOT / "docs" / "benchmarks" / "goal_directed.json")
     parser.add_argument("--check", type=Path, default=None, help="re-score every molecule of a written JSON and exit")
     args = parser.parse_args()
@@ -161,15 +164,19 @@ def main() -> None:
         "batch": args.batch, "points": args.points})
     if log.resumed:
         print(f"resuming from {log.path}: {len(log.stages)} finished runs kept", flush=True)
-    runs = []
     jobs = [(t, m, s) for t in args.tasks for s in range(args.seeds) for m in args.methods]
-    for task, method, seed in tqdm(jobs, desc="PMO", unit="run"):
-        if (done := log.get(f"{task}/{method}/{seed}")) is None:
+    for task, method, seed in tqdm(jobs[::-1] if args.from_end else jobs, desc="PMO", unit="run"):
+        if log.claim(f"{task}/{method}/{seed}"):
             done = run(vae, task, functions[task], method, seed, args)
             log.put(f"{task}/{method}/{seed}", done)
             print(json.dumps({k: v for k, v in done.items() if k not in ("best", "top10_every_100_calls")}),
                   flush=True)
-        runs.append(done)
+    names = [f"{task}/{method}/{seed}" for task, method, seed in jobs]
+    if pending := log.pending(names):
+        print(f"{len(pending)} runs are being run by another process (first: {pending[0]}); the process that logs "
+              "the last run writes the report", flush=True)
+        return
+    runs = [log.get(name) for name in names]
     report = {"model": args.model, "date": time.strftime("%Y-%m-%d"), "command": "python " + " ".join(sys.argv),
               "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads",
               "budget": args.budget, "seeds": args.seeds, "tasks": args.tasks, "methods": args.methods,
