@@ -177,7 +177,8 @@ def main() -> None:
               "the last run writes the report", flush=True)
         return
     runs = [log.get(name) for name in names]
-    report = {"model": args.model, "date": time.strftime("%Y-%m-%d"), "command": "python " + " ".join(sys.argv),
+    command = "python " + " ".join(a for a in sys.argv if a != "--from-end")  # the run's command, either process
+    report = {"model": args.model, "date": time.strftime("%Y-%m-%d"), "command": command,
               "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads",
               "budget": args.budget, "seeds": args.seeds, "tasks": args.tasks, "methods": args.methods,
               "batch": args.batch, "points": args.points, "seconds": round(sum(r["seconds"] for r in runs), 1),
