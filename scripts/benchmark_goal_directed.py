@@ -11,6 +11,9 @@ method learns from every call: ``molvae.optimization.design``). Reported per run
 the wall time, the top-10 curve every 100 calls (the AUC recomputes from it) and the ten best molecules with their
 scores (each re-scores with GuacaMol's function: ``--check OUT.json``). Needs ``pip install --no-deps
 guacamol==0.5.5`` (see ``molvae.optimization.pmo``). ``--quick``: 3 tasks, 1 seed, 300 calls (CI).
+Ablations measure what one idea of the default search adds: ``--methods local-no-gp`` ranks a round's candidates at
+random instead of by the GP's expected improvement; ``local-no-restarts`` draws no fresh codes from the prior after
+the first design (``ABLATIONS``).
 Writes OUT (.json) and OUT.md. Stopped, the same command resumes from the runs logged in OUT.partial.jsonl; on two
 cores, start it a second time with ``--from-end`` (each run once; the process that logs the last run writes the report).
 """
@@ -18,9 +21,11 @@ cores, start it a second time with ``--from-end`` (each run once; the process th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import time
+import unittest.mock
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +44,16 @@ PUBLISHED = {
 QUICK_TASKS = ["qed", "median1", "osimertinib_mpo"]
 
 
+def _unranked(candidates: list, scored: list, gp) -> list:
+    """A round's candidates in a random order (seeded by the number of scores), without fingerprints."""
+    order = np.random.default_rng(len(scored)).permutation(len(candidates))
+    return [(candidates[int(i)], None) for i in order]
+
+
+# an idea of the default search ('local' without starts, molvae.optimization.design) taken out: (name, replacement)
+ABLATIONS = {"local-no-gp": ("_ranked", _unranked), "local-no-restarts": ("FRESH_SHARE", 0.0)}
+
+
 def parse() -> argparse.Namespace:
     from molvae.optimization.pmo import TASKS
 
@@ -47,7 +62,8 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS), metavar="TASK")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--budget", type=int, default=10_000)
-    parser.add_argument("--methods", nargs="+", default=["local", "random"])
+    parser.add_argument("--methods", nargs="+", default=["local", "random"],
+                        choices=["local", "random", "bo", *ABLATIONS])
     parser.add_argument("--batch", type=int, default=100, help="oracle calls per round")
     parser.add_argument("--points", type=int, default=1000, help="latent points decoded per round")
     parser.add_argument("--threads", type=int, default=0)
@@ -67,8 +83,9 @@ def run(vae, name: str, fn, method: str, seed: int, args: argparse.Namespace) ->
     from molvae.optimization.pmo import top_auc
 
     began = time.perf_counter()
-    frame = vae.optimize(fn, method=method, budget=args.budget, batch=args.batch, n_points=args.points, seed=seed,
-                         n_steps=10**9, progress=False)
+    with ablated(method):
+        frame = vae.optimize(fn, method="local" if method in ABLATIONS else method, budget=args.budget,
+                             batch=args.batch, n_points=args.points, seed=seed, n_steps=10**9, progress=False)
     seconds = time.perf_counter() - began
     ordered = frame.sort_values("oracle_calls", kind="stable")
     scores = ordered.score.to_numpy(dtype=float)
@@ -80,6 +97,15 @@ def run(vae, name: str, fn, method: str, seed: int, args: argparse.Namespace) ->
             "calls": int(frame.attrs["oracle_calls"]), "decoded": int(frame.attrs.get("decoded", 0)),
             "seconds": round(seconds, 1), "top10_every_100_calls": [round(v, 6) for v in curve],
             "best": [{"smiles": s, "score": float(v)} for s, v in zip(best.smiles, best.score)]}
+
+
+def ablated(method: str):
+    """A context in which the design search runs without the idea ``method`` names (nothing changed for others)."""
+    from molvae.optimization import design
+
+    if method not in ABLATIONS:
+        return contextlib.nullcontext()
+    return unittest.mock.patch.object(design, *ABLATIONS[method])
 
 
 def summary(runs: list[dict], tasks: list[str], methods: list[str]) -> dict:

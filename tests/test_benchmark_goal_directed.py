@@ -35,6 +35,26 @@ def test_the_twenty_tasks_score_their_own_targets_as_guacamol_does() -> None:
         guacamol_tasks(["drd2"])
 
 
+def test_an_ablation_takes_one_idea_out_of_the_design_search_and_puts_it_back() -> None:
+    import importlib.util
+
+    from molvae.optimization import design
+
+    spec = importlib.util.spec_from_file_location("benchmark_goal_directed", ROOT / "scripts" /
+                                                  "benchmark_goal_directed.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    ranked, share = design._ranked, design.FRESH_SHARE
+    with script.ablated("local-no-restarts"):
+        assert design.FRESH_SHARE == 0.0 and design._ranked is ranked
+    with script.ablated("local-no-gp"):
+        shuffled = design._ranked(list("abcdefgh"), [1.0, 2.0, 3.0], None)
+        assert sorted(c for c, _ in shuffled) == list("abcdefgh") and [c for c, _ in shuffled] != list("abcdefgh")
+    with script.ablated("local"):
+        assert design._ranked is ranked
+    assert design._ranked is ranked and design.FRESH_SHARE == share
+
+
 @pytest.mark.slow
 def test_quick_pmo_run_writes_checkable_rows(tmp_path: Path) -> None:
     out = tmp_path / "gd.json"

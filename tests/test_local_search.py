@@ -109,6 +109,18 @@ def test_design_without_starts_spends_the_budget_learns_and_never_scores_a_molec
     assert frame.attrs["decoded"] >= 80
 
 
+def test_design_runs_without_restarts(vae, monkeypatch) -> None:  # noqa: ANN001
+    from molvae.optimization import design
+
+    monkeypatch.setattr(design, "FRESH_SHARE", 0.0)  # rounds draw around the best codes only (an ablation)
+    drawn: list[int] = []
+    real = vae.draw_z
+    monkeypatch.setattr(vae, "draw_z", lambda n, *a, **k: drawn.append(n) or real(n, *a, **k))
+    frame = vae.optimize("qed", method="local", budget=40, batch=10, n_points=80, seed=0)
+    assert 0 < frame.attrs["oracle_calls"] <= 40
+    assert len(drawn) == 1  # the first design only
+
+
 def test_tanimoto_gp_interpolates_what_it_saw_and_is_unsure_far_away() -> None:
     from molvae.optimization.surrogate import TanimotoGP, expected_improvement
 

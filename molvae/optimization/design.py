@@ -45,7 +45,7 @@ def design(run: SearchRun, n_init: int, batch: int, points: int, generator: torc
         step += 1
         n_fresh = int(round(FRESH_SHARE * points)) if scored else points
         centres = [z for _, z, _ in sorted(scored, key=lambda e: -e[0])[:N_CENTRES]]
-        parts = [vae.draw_z(n_fresh, generator, source)]
+        parts = [vae.draw_z(n_fresh, generator, source)] if n_fresh else []
         if centres:
             parts.append(draws_around(centres, points - n_fresh, generator, RADII))
         candidates = _fresh(run, torch.cat(parts), seen, step)
