@@ -45,6 +45,8 @@ def test_quick_suite_writes_rows_anyone_can_rescore(tmp_path: Path) -> None:
         (b, t, d) for b in (1, 5) for t, d in (("plogp", 0.4), ("plogp", 0.6), ("qed", 0.4))]
     table = out.with_suffix(".md").read_text()
     assert "HierG2G (published" in table and "molvae local" in table and "Budget curve" in table
+    assert "| molvae local | 20 | 0.4 | bits |" in table  # each row with its oracle calls per molecule
+    assert "| 100 gradient steps, each decoded | 0.4 |" in table  # MoFlow's, from its optimization script
 
 
 def test_protocols_run_in_parts_each_once_and_join_in_order(tmp_path: Path, monkeypatch) -> None:
