@@ -97,7 +97,7 @@ PUBLISHED = {
 }
 
 
-def parse() -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", choices=["zinc250k", "moses"], default="zinc250k")
     parser.add_argument("--model", default="zinc250k", help="a bundled model's name, run folder or checkpoint")
@@ -120,6 +120,11 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--part", type=int, default=100, help="molecules searched and logged together (a stopped "
                         "run resumes at the last finished part; part k searches with seed --seed + k)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    return parser
+
+
+def parse() -> argparse.Namespace:
+    parser = build_parser()
     args, rest = parser.parse_known_args()
     if args.suite == "moses":
         sys.argv = [sys.argv[0], *rest, "--model", args.model]
@@ -311,6 +316,27 @@ def main() -> None:
           f"({report['seconds']:.0f} s of work)")
 
 
+def command(args: argparse.Namespace) -> str:
+    """The command line that reproduces a report: every option that differs from its default (``--from-end`` left
+    out: it only changes which process runs which stage; ``--quick`` stands for the sizes it sets)."""
+    parser = build_parser()
+    out = args.json.relative_to(ROOT) if args.json.is_relative_to(ROOT) else args.json
+    words = ["python scripts/benchmark_optimize.py --suite zinc250k", f"--model {args.model}"]
+    sized = ("n", "points", "budget", "curve_n", "part") if args.quick else ()
+    words += ["--quick"] if args.quick else []
+    for dest in ("n", "per_start", "points", "sets", "methods", "deltas", "curve", "curve_n", "budget", "seed",
+                 "part", "threads"):
+        value = getattr(args, dest)
+        if dest in sized or value == parser.get_default(dest):
+            continue
+        if dest == "curve":
+            value = ",".join(map(str, value))
+        elif isinstance(value, list):
+            value = " ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+        words.append(f"--{dest.replace('_', '-')} {value}")
+    return " ".join(words + [f"--json {out}"])
+
+
 def dump(report: dict) -> str:
     """The report as JSON: the summary indented, one line per molecule row (a file of 11,200 rows stays small)."""
     head = {k: v for k, v in report.items() if k != "molecules"}
@@ -324,11 +350,8 @@ def _pm(pair: list) -> str:
 
 def markdown(report: dict, args: argparse.Namespace) -> str:
     """Our rows beside the published ones, with the protocol in one paragraph."""
-    out = args.json.relative_to(ROOT) if args.json.is_relative_to(ROOT) else args.json
     lines = [f"# ZINC-250k optimization benchmarks ({report['date']})", "",
-             f"`python scripts/benchmark_optimize.py --suite zinc250k --model {args.model}"
-             f"{' --quick' if args.quick else ''} --json {out}`"
-             f" — model sha256 {report['model_sha256'][:16]}..., {report['machine']}, {report['seconds']:.0f} s.", "",
+             f"`{command(args)}` — model sha256 {report['model_sha256'][:16]}..., {report['machine']}, {report['seconds']:.0f} s.", "",
              f"Budget per start molecule: at most {args.per_start} candidates scored by the oracle (decoded "
              f"molecules meeting the similarity threshold, the start itself excluded), from {args.points} decoded "
              f"latent points; the same for every method. Similarity: Tanimoto to the molecule as given in the file; "

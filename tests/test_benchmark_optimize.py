@@ -72,3 +72,20 @@ def test_protocols_run_in_parts_each_once_and_join_in_order(tmp_path: Path, monk
     assert calls == [(["CCC", "CCCC"], 11), (["CCCCC"], 12), (["C", "CC"], 10)]  # each part once, with its own seed
     done = script.protocol_result(protocol, 5, args, StageLog(tmp_path / "log.jsonl", {"n": 5}))
     assert [r["start"] for r in done["rows"]] == starts and done["summary"]["n"] == 5
+
+
+def test_the_report_names_the_command_that_reproduces_it(monkeypatch) -> None:
+    spec = importlib.util.spec_from_file_location("benchmark_optimize", ROOT / "scripts" / "benchmark_optimize.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    given = ["--suite", "zinc250k", "--model", "zinc250k", "--deltas", "0.4", "0.6", "--curve", "1,5,20",
+             "--curve-n", "50", "--threads", "1", "--from-end", "--json", str(ROOT / "docs" / "x.json")]
+    monkeypatch.setattr(sys, "argv", ["benchmark_optimize.py", *given])
+    line = script.command(script.parse())
+    assert line == ("python scripts/benchmark_optimize.py --suite zinc250k --model zinc250k --deltas 0.4 0.6 "
+                    "--curve 1,5,20 --curve-n 50 --threads 1 --json docs/x.json")  # --from-end changes no figure
+    monkeypatch.setattr(sys, "argv", ["benchmark_optimize.py", *line.split()[2:]])
+    assert script.command(script.parse()) == line  # the line parses back to the same run
+    monkeypatch.setattr(sys, "argv", ["benchmark_optimize.py", "--quick", "--curve", "1,5", "--json", "/tmp/q.json"])
+    assert script.command(script.parse()) == ("python scripts/benchmark_optimize.py --suite zinc250k --model zinc250k "
+                                              "--quick --curve 1,5 --json /tmp/q.json")
