@@ -52,39 +52,37 @@ UNCONSTRAINED_STARTS = ROOT / "data" / "benchmarks" / "zinc250k_valid_starts.txt
 # oracle calls per molecule at test time, where the method's code says it (MoFlow's and JT-VAE's read from their
 # repositories' optimization scripts and result files); MoFlow's rows are its README's, on its own 800 starts (the
 # lowest penalized logP of its training split) with unhashed count fingerprints and success = improvement >= 0.
+JTVAE_RESULTS = "Jin et al. 2018 (ICML), recomputed from the icml18-jtnn result files"
+GCPN_TABLED = "You et al. 2018, as tabled in Jin et al. 2019 (VJTNN, ICLR)"
+TRANSLATIONS = "20 translations (trained on pairs)"
+MOFLOW = "Zang & Wang 2020 (KDD), its repository's README: its own 800 starts, count fingerprints"
 PUBLISHED = {
     "plogp": [
         {"method": "JT-VAE", "delta": 0.4, "improvement": "0.84 +- 1.45", "over": "successes", "success": 0.836,
-         "budget": "80 gradient steps, each decoded",
-         "source": "Jin et al. 2018 (ICML), recomputed from the icml18-jtnn result files"},
+         "budget": "80 gradient steps, each decoded", "source": JTVAE_RESULTS},
         {"method": "JT-VAE", "delta": 0.6, "improvement": "0.21 +- 0.71", "over": "successes", "success": 0.464,
-         "budget": "80 gradient steps, each decoded",
-         "source": "Jin et al. 2018 (ICML), recomputed from the icml18-jtnn result files"},
+         "budget": "80 gradient steps, each decoded", "source": JTVAE_RESULTS},
         {"method": "GCPN", "delta": 0.4, "improvement": "2.49 +- 1.30", "over": "all", "success": 1.0,
-         "budget": "RL trained on the oracle", "source": "You et al. 2018, as tabled in Jin et al. 2019 (VJTNN, ICLR)"},
+         "budget": "RL trained on the oracle", "source": GCPN_TABLED},
         {"method": "GCPN", "delta": 0.6, "improvement": "0.79 +- 0.63", "over": "all", "success": 1.0,
-         "budget": "RL trained on the oracle", "source": "You et al. 2018, as tabled in Jin et al. 2019 (VJTNN, ICLR)"},
+         "budget": "RL trained on the oracle", "source": GCPN_TABLED},
         {"method": "VJTNN", "delta": 0.4, "improvement": "3.30 +- 1.80", "over": "all", "success": None,
-         "budget": "20 translations (trained on pairs)", "source": "Jin et al. 2019 (ICLR)"},
+         "budget": TRANSLATIONS, "source": "Jin et al. 2019 (ICLR)"},
         {"method": "VJTNN", "delta": 0.6, "improvement": "1.48 +- 1.29", "over": "all", "success": None,
-         "budget": "20 translations (trained on pairs)", "source": "Jin et al. 2019 (ICLR)"},
+         "budget": TRANSLATIONS, "source": "Jin et al. 2019 (ICLR)"},
         {"method": "HierG2G", "delta": 0.4, "improvement": "3.98 +- 1.46", "over": "all", "success": None,
-         "budget": "20 translations (trained on pairs)", "source": "Jin et al. 2019 (arXiv 1907.11223)"},
+         "budget": TRANSLATIONS, "source": "Jin et al. 2019 (arXiv 1907.11223)"},
         {"method": "HierG2G", "delta": 0.6, "improvement": "2.49 +- 1.09", "over": "all", "success": None,
-         "budget": "20 translations (trained on pairs)", "source": "Jin et al. 2019 (arXiv 1907.11223)"},
+         "budget": TRANSLATIONS, "source": "Jin et al. 2019 (arXiv 1907.11223)"},
         {"method": "MoFlow", "delta": 0.4, "improvement": "4.71 +- 4.55", "over": "successes", "success": 0.8575,
-         "budget": "100 gradient steps, each decoded",
-         "source": "Zang & Wang 2020 (KDD), its repository's README: its own 800 starts, count fingerprints"},
+         "budget": "100 gradient steps, each decoded", "source": MOFLOW},
         {"method": "MoFlow", "delta": 0.6, "improvement": "2.10 +- 2.86", "over": "successes", "success": 0.5825,
-         "budget": "100 gradient steps, each decoded",
-         "source": "Zang & Wang 2020 (KDD), its repository's README: its own 800 starts, count fingerprints"},
+         "budget": "100 gradient steps, each decoded", "source": MOFLOW},
     ],
     "qed": [
         {"method": "JT-VAE", "success": 0.088, "budget": "", "source": "as tabled in Jin et al. 2019 (VJTNN, ICLR)"},
-        {"method": "VJTNN", "success": "0.569-0.605",
-         "budget": "20 translations (trained on pairs)", "source": "Jin et al. 2019 (ICLR)"},
-        {"method": "HierG2G", "success": 0.769,
-         "budget": "20 translations (trained on pairs)", "source": "Jin et al. 2019 (arXiv 1907.11223)"},
+        {"method": "VJTNN", "success": "0.569-0.605", "budget": TRANSLATIONS, "source": "Jin et al. 2019 (ICLR)"},
+        {"method": "HierG2G", "success": 0.769, "budget": TRANSLATIONS, "source": "Jin et al. 2019 (arXiv 1907.11223)"},
         {"method": "QMO", "success": "~0.928", "budget": "about 8,000 queries",
          "source": "Hoffman et al. 2022 (Nature Machine Intelligence)"},
     ],
@@ -351,7 +349,8 @@ def _pm(pair: list) -> str:
 def markdown(report: dict, args: argparse.Namespace) -> str:
     """Our rows beside the published ones, with the protocol in one paragraph."""
     lines = [f"# ZINC-250k optimization benchmarks ({report['date']})", "",
-             f"`{command(args)}` — model sha256 {report['model_sha256'][:16]}..., {report['machine']}, {report['seconds']:.0f} s.", "",
+             f"`{command(args)}` — model sha256 {report['model_sha256'][:16]}..., {report['machine']}, "
+             f"{report['seconds']:.0f} s.", "",
              f"Budget per start molecule: at most {args.per_start} candidates scored by the oracle (decoded "
              f"molecules meeting the similarity threshold, the start itself excluded), from {args.points} decoded "
              f"latent points; the same for every method. Similarity: Tanimoto to the molecule as given in the file; "

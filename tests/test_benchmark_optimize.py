@@ -18,6 +18,14 @@ from molvae.outputs import StageLog
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def load_script():
+    """scripts/benchmark_optimize.py as a module (scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location("benchmark_optimize", ROOT / "scripts" / "benchmark_optimize.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
 @pytest.mark.slow
 def test_quick_suite_writes_rows_anyone_can_rescore(tmp_path: Path) -> None:
     out = tmp_path / "opt.json"
@@ -50,9 +58,7 @@ def test_quick_suite_writes_rows_anyone_can_rescore(tmp_path: Path) -> None:
 
 
 def test_protocols_run_in_parts_each_once_and_join_in_order(tmp_path: Path, monkeypatch) -> None:
-    spec = importlib.util.spec_from_file_location("benchmark_optimize", ROOT / "scripts" / "benchmark_optimize.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script()
     calls = []
 
     def fake_protocol(vae, starts, protocol, seed=0, progress=False):
@@ -75,9 +81,7 @@ def test_protocols_run_in_parts_each_once_and_join_in_order(tmp_path: Path, monk
 
 
 def test_the_report_names_the_command_that_reproduces_it(monkeypatch) -> None:
-    spec = importlib.util.spec_from_file_location("benchmark_optimize", ROOT / "scripts" / "benchmark_optimize.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script()
     given = ["--suite", "zinc250k", "--model", "zinc250k", "--deltas", "0.4", "0.6", "--curve", "1,5,20",
              "--curve-n", "50", "--threads", "1", "--from-end", "--json", str(ROOT / "docs" / "x.json")]
     monkeypatch.setattr(sys, "argv", ["benchmark_optimize.py", *given])
